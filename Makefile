@@ -1,0 +1,28 @@
+# The two commands a newcomer runs (see README.md):
+#   make setup   install everything: Debian tools, .venv with pinned packages
+#   make test    linters, type checker and the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Real programs the integration tests feed our generated configs to.
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager docker-registry
+
+.PHONY: setup test lint typecheck unit
+
+setup:
+	./scripts/install-debian-packages $(DEBIAN_PACKAGES)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==26.3
+	$(BIN)/pip install --quiet -r requirements.txt -c constraints.txt
+
+test: lint typecheck unit
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+unit:
+	$(BIN)/pytest

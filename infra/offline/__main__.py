@@ -1,0 +1,5 @@
+import sys
+
+from infra.offline.cli import main
+
+sys.exit(main())

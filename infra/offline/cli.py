@@ -1,0 +1,153 @@
+"""``python -m infra.offline``: render and check a stack without a cluster.
+
+    python -m infra.offline render (--stack NAME | --config FILE) --out DIR
+    python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json]
+    python -m infra.offline schema
+
+Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
+policy violations (or a program failure); 2 invalid stack configuration, in
+which case nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.config import PlatformConfig
+from infra.offline.manifests import Manifest, to_manifests, write_render
+from infra.offline.runtime import PROJECT_ROOT, ProgramError, RecordedResource, run_program
+from infra.offline.schema import SchemaError, validate_manifest
+from infra.offline.stack_file import StackFile, read_stack_file
+from infra.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_INVALID_CONFIG = 2
+
+
+@dataclass
+class Rendered:
+    """A stack's validated config and everything its program declared."""
+
+    stack: StackFile
+    config: PlatformConfig
+    resources: list[RecordedResource]
+    manifests: list[Manifest]
+
+
+@dataclass
+class CheckReport:
+    rendered: Rendered
+    schema_errors: list[SchemaError] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.schema_errors)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.rendered.stack.stack,
+            "environment": self.rendered.config.environment,
+            "resources": len(self.rendered.resources),
+            "manifests": len(self.rendered.manifests),
+            "schemaErrors": [str(error) for error in self.schema_errors],
+            "violations": [],
+        }
+
+
+def stack_path(name: str) -> Path:
+    return PROJECT_ROOT / STACK_CONFIG_DIR / f"Pulumi.{name}.yaml"
+
+
+def render(stack_file: Path) -> Rendered:
+    """Validate the stack's config, then run the program under mocks.
+
+    Raises ``ConfigError`` before anything runs when the config is invalid.
+    """
+    stack = read_stack_file(stack_file)
+    config = parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+    resources = run_program(stack)
+    return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
+
+
+def check(rendered: Rendered) -> CheckReport:
+    version = rendered.config.kubernetes_version
+    errors: list[SchemaError] = []
+    for manifest in rendered.manifests:
+        errors.extend(validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}"))
+    return CheckReport(rendered=rendered, schema_errors=errors)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
+        return EXIT_OK
+    stack_file = Path(args.config) if args.config else stack_path(args.stack)
+    try:
+        rendered = render(stack_file)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except ProgramError as error:
+        print(f"{stack_file}: the program failed: {error}", file=sys.stderr)
+        return EXIT_FINDINGS
+
+    if args.command == "render":
+        write_render(Path(args.out), rendered.resources, rendered.manifests)
+        print(
+            f"rendered stack {rendered.stack.stack}: {len(rendered.resources)} resources, "
+            f"{len(rendered.manifests)} manifests -> {args.out}"
+        )
+        return EXIT_OK
+
+    report = check(rendered)
+    if args.out:
+        write_render(Path(args.out), rendered.resources, rendered.manifests)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        _print_report(report)
+    return EXIT_FINDINGS if report.failed else EXIT_OK
+
+
+def _print_report(report: CheckReport) -> None:
+    rendered = report.rendered
+    print(
+        f"stack {rendered.stack.stack} ({rendered.config.environment}): {len(rendered.resources)} resources, "
+        f"{len(rendered.manifests)} manifests, Kubernetes {rendered.config.kubernetes_version}"
+    )
+    for error in report.schema_errors:
+        print(f"schema error: {error}")
+    print(f"{len(report.schema_errors)} schema errors")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.offline",
+        description="Render and check an ai-platform stack without a Pulumi engine, cluster or Docker daemon.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_stack_arguments(command: argparse.ArgumentParser) -> None:
+        source = command.add_mutually_exclusive_group(required=True)
+        source.add_argument("--stack", help="stack name: reads stacks/Pulumi.NAME.yaml")
+        source.add_argument("--config", help="any Pulumi.<name>.yaml stack file")
+
+    render_command = commands.add_parser("render", help="write manifests/ and resources.json")
+    add_stack_arguments(render_command)
+    render_command.add_argument("--out", required=True, help="output directory")
+
+    check_command = commands.add_parser("check", help="render, validate schemas, run the policy pack")
+    add_stack_arguments(check_command)
+    check_command.add_argument("--out", help="also write the render here")
+    check_command.add_argument("--json", action="store_true", help="print a JSON report")
+
+    commands.add_parser("schema", help="print the JSON Schema of the ai-platform stack config")
+    return parser

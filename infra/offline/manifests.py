@@ -1,0 +1,127 @@
+"""Turn recorded registrations into Kubernetes manifests and write them out.
+
+A manifest is what pulumi-kubernetes would send to the API server for a
+resource: its inputs, with the provider's auto-name filled in (from the mock
+outputs), secrets masked, and the provider's default namespace where a
+namespaced object names none.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.offline.runtime import RecordedResource, mask_secrets
+
+#: pulumi-kubernetes types that are not single API objects.
+_NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
+#: Kinds that are not namespaced (the rest are).
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "APIService",
+        "CertificateSigningRequest",
+        "ClusterIssuer",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CSIDriver",
+        "CustomResourceDefinition",
+        "IngressClass",
+        "MutatingWebhookConfiguration",
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "PriorityClass",
+        "RuntimeClass",
+        "StorageClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "ValidatingWebhookConfiguration",
+        "VolumeAttachment",
+    }
+)
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One Kubernetes object and the resource (URN) that declares it."""
+
+    urn: str
+    body: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.body["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str | None:
+        namespace = self.body["metadata"].get("namespace")
+        return str(namespace) if namespace else None
+
+    @property
+    def file_name(self) -> str:
+        scope = self.namespace or "cluster"
+        return _safe(f"{scope}.{self.kind.lower()}.{self.name}") + ".yaml"
+
+
+def is_kubernetes_object(resource: RecordedResource) -> bool:
+    return resource.custom and resource.type.startswith("kubernetes:") and not resource.type.startswith(_NOT_OBJECTS)
+
+
+def to_manifests(resources: list[RecordedResource]) -> list[Manifest]:
+    manifests = []
+    for resource in resources:
+        if not is_kubernetes_object(resource):
+            continue
+        body = mask_secrets(resource.inputs)
+        metadata = dict(body.get("metadata") or {})
+        resolved = (resource.outputs.get("metadata") or {}) if isinstance(resource.outputs, dict) else {}
+        if not metadata.get("name") and resolved.get("name"):
+            metadata["name"] = resolved["name"]
+        if body.get("kind") not in CLUSTER_SCOPED_KINDS and not metadata.get("namespace"):
+            metadata["namespace"] = DEFAULT_NAMESPACE
+        body["metadata"] = metadata
+        manifests.append(Manifest(urn=resource.urn, body=_ordered(body)))
+    return manifests
+
+
+def write_render(out_dir: Path, resources: list[RecordedResource], manifests: list[Manifest]) -> None:
+    """Write ``manifests/`` (one object per file) and ``resources.json`` under ``out_dir``."""
+    manifest_dir = out_dir / "manifests"
+    manifest_dir.mkdir(parents=True, exist_ok=True)
+    for stale in manifest_dir.glob("*.yaml"):
+        stale.unlink()
+    for manifest in manifests:
+        text = yaml.safe_dump(manifest.body, sort_keys=False, default_flow_style=False)
+        (manifest_dir / manifest.file_name).write_text(text, encoding="utf-8")
+    (out_dir / "resources.json").write_text(
+        json.dumps([resource.as_json() for resource in resources], indent=2) + "\n", encoding="utf-8"
+    )
+
+
+def _ordered(body: dict[str, Any]) -> dict[str, Any]:
+    """Keys sorted (stable files, stable diffs); apiVersion, kind, metadata first."""
+    body = _sorted(body)
+    head: dict[str, Any] = {key: body[key] for key in ("apiVersion", "kind", "metadata") if key in body}
+    return {**head, **{key: value for key, value in body.items() if key not in head}}
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)

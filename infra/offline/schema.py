@@ -1,0 +1,96 @@
+"""Validate manifests against the official Kubernetes OpenAPI schemas.
+
+The schemas are the strict ones shipped by ``kubernetes-validate`` (unknown
+fields are errors). Validators are built once per (Kubernetes version, kind)
+and reused, so checking a large stack costs one schema load per kind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+from referencing import Registry, Resource
+
+_SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One way a manifest does not match its schema."""
+
+    manifest: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.manifest}: {self.path}: {self.message}"
+
+
+def available_versions() -> list[str]:
+    """Kubernetes ``major.minor`` versions whose schemas are installed."""
+    versions = {
+        match.group(1)
+        for entry in _SCHEMA_ROOT.iterdir()
+        if (match := re.fullmatch(r"v(\d+\.\d+)\.\d+-local-strict", entry.name))
+    }
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def validate_manifest(manifest: dict[str, Any], kubernetes_version: str, label: str) -> list[SchemaError]:
+    """All schema errors of one manifest (empty when it is valid)."""
+    api_version = manifest.get("apiVersion")
+    kind = manifest.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        return [SchemaError(label, "$", "apiVersion and kind are required")]
+    validator = _validator(kubernetes_version, kind, api_version)
+    if validator is None:
+        return [SchemaError(label, "$", f"no schema for {kind} {api_version} in Kubernetes {kubernetes_version}")]
+    return [
+        SchemaError(label, _json_path(error.absolute_path), error.message)
+        for error in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+
+
+def has_schema(kind: str, api_version: str, kubernetes_version: str) -> bool:
+    return _schema_file(kubernetes_version, kind, api_version).exists()
+
+
+def _schema_file(kubernetes_version: str, kind: str, api_version: str) -> Path:
+    # rbac.authorization.k8s.io/v1 -> rbac-v1 ; v1 -> v1
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    return _version_dir(kubernetes_version) / f"{kind.lower()}-{group_version}.json"
+
+
+@cache
+def _version_dir(kubernetes_version: str) -> Path:
+    return _SCHEMA_ROOT / f"v{kubernetes_version}.0-local-strict"
+
+
+@cache
+def _registry(kubernetes_version: str) -> Registry:
+    definitions = json.loads((_version_dir(kubernetes_version) / "_definitions.json").read_text())
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@cache
+def _validator(kubernetes_version: str, kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
+    path = _schema_file(kubernetes_version, kind, api_version)
+    if not path.exists():
+        return None
+    schema = json.loads(path.read_text())
+    registry = Resource.from_contents(schema) @ _registry(kubernetes_version)
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path

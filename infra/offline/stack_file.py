@@ -1,0 +1,119 @@
+"""Read a ``Pulumi.<stack>.yaml`` file the way the Pulumi CLI hands it to a program.
+
+The engine passes a Python program its config as strings: scalars as their
+text, structured values as JSON, and decrypted secrets, with the list of keys
+that hold secrets. Offline there is no secrets provider, so each ``secure:``
+value becomes a deterministic placeholder that changes when the ciphertext
+changes (so a rotated secret still shows up as a change, never its value).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.stack_config import ConfigError
+
+_STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
+_KEY = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class StackFile:
+    """One stack's name and its config in the engine's string form."""
+
+    path: Path
+    stack: str
+    values: dict[str, str]
+    secret_keys: frozenset[str]
+
+    @property
+    def display_path(self) -> str:
+        return _display(self.path)
+
+
+def read_stack_file(path: Path) -> StackFile:
+    """Parse a stack file; any problem is a ``ConfigError`` naming the file."""
+    source = _display(path)
+    match = _STACK_FILE.match(path.name)
+    if match is None:
+        raise ConfigError(source, ["a stack file must be named Pulumi.<stack>.yaml"])
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, ["no such stack file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(source, [f"cannot read the file ({error})"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(source, ["the file must be a mapping with a 'config' key"])
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError(source, ["'config' must be a mapping of keys to values"])
+
+    values: dict[str, str] = {}
+    secret_keys: set[str] = set()
+    problems: list[str] = []
+    for key, value in config.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            problems.append(f"{key}: config keys must be '<namespace>:<name>', e.g. ai-platform:environment")
+            continue
+        plain, has_secret = _reveal(value, key)
+        values[key] = _engine_string(plain)
+        if has_secret:
+            secret_keys.add(key)
+    if problems:
+        raise ConfigError(source, problems)
+    return StackFile(path=path, stack=match["stack"], values=values, secret_keys=frozenset(secret_keys))
+
+
+def _reveal(value: Any, where: str) -> tuple[Any, bool]:
+    """Replace ``{secure: ...}`` by a placeholder; report whether any was found."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            digest = hashlib.sha256(str(value["secure"]).encode()).hexdigest()[:12]
+            return f"offline-secret-{digest}", True
+        found = False
+        revealed = {}
+        for key, item in value.items():
+            revealed[key], secret = _reveal(item, where)
+            found = found or secret
+        return revealed, found
+    if isinstance(value, list):
+        items = [_reveal(item, where) for item in value]
+        return [item for item, _ in items], any(secret for _, secret in items)
+    return value, False
+
+
+def _engine_string(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    if mark is not None:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return problem
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

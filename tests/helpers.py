@@ -1,0 +1,33 @@
+"""Lookups over recorded resources and manifests, so tests read as assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.offline.cli import Rendered
+from infra.offline.runtime import RecordedResource
+
+
+def manifests_of(rendered: Rendered, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
+    return [m.body for m in rendered.manifests if m.kind == kind and (namespace is None or m.namespace == namespace)]
+
+
+def manifest(rendered: Rendered, kind: str, name: str) -> dict[str, Any]:
+    found = [m.body for m in rendered.manifests if m.kind == kind and m.name == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def resources_of(rendered: Rendered, type_: str) -> list[RecordedResource]:
+    return [r for r in rendered.resources if r.type == type_]
+
+
+def pod_spec(deployment: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    containers: list[dict[str, Any]] = pod_spec(deployment)["containers"]
+    assert len(containers) == 1
+    return containers[0]

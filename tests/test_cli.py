@@ -1,0 +1,158 @@
+"""The offline tool's fixed interface: outputs, JSON report and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.offline import cli
+from infra.offline.cli import Rendered
+from infra.offline.runtime import PROJECT_ROOT
+from tests.conftest import StackWriter, base_config, base_service
+
+
+def run_cli(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.offline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        timeout=120,
+    )
+
+
+def test_render_writes_one_object_per_file_and_the_resource_list(tmp_path: Path) -> None:
+    result = run_cli("render", "--stack", "prod", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+
+    files = sorted((tmp_path / "manifests").glob("*.yaml"))
+    assert files
+    for path in files:
+        documents = list(yaml.safe_load_all(path.read_text()))
+        assert len(documents) == 1
+        assert {"apiVersion", "kind", "metadata"} <= documents[0].keys()
+    deployment = yaml.safe_load((tmp_path / "manifests" / "ai-services.deployment.text-classifier.yaml").read_text())
+    assert isinstance(deployment["spec"]["revisionHistoryLimit"], int)
+
+    resources = json.loads((tmp_path / "resources.json").read_text())
+    assert {"urn", "type", "name", "parent", "custom", "inputs", "options"} <= resources[0].keys()
+    assert {"protect", "retainOnDelete", "dependsOn", "provider"} <= resources[0]["options"].keys()
+    types = {r["type"] for r in resources}
+    assert {"ai-platform:index:Platform", "ai-platform:services:AiService", "pulumi:providers:kubernetes"} <= types
+    children = [r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment"]
+    assert all(r["parent"].endswith("ai-platform:services:AiService::" + r["name"]) for r in children)
+
+
+def test_check_json_report(tmp_path: Path) -> None:
+    result = run_cli("check", "--stack", "dev", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stack"] == "dev"
+    assert report["environment"] == "dev"
+    assert report["schemaErrors"] == []
+    assert report["resources"] > report["manifests"] > 0
+    assert {"violations"} <= report.keys()
+
+
+def test_invalid_config_exits_2_without_traceback_or_output(write_stack: StackWriter, tmp_path: Path) -> None:
+    stack = write_stack(base_config(services=[base_service(port=0)]), name="broken")
+    out = tmp_path / "out"
+    result = run_cli("render", "--config", str(stack), "--out", str(out))
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{stack}: ai-platform:services[0].port:" in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("config: [1, 2", "not valid YAML"),
+        ("- a list", "must be a mapping"),
+        ("config:\n  environment: prod\n", "config keys must be '<namespace>:<name>'"),
+    ],
+)
+def test_unreadable_stack_files_exit_2(tmp_path: Path, content: str, fragment: str) -> None:
+    path = tmp_path / "Pulumi.odd.yaml"
+    path.write_text(content)
+    result = run_cli("check", "--config", str(path))
+    assert result.returncode == 2
+    assert fragment in result.stderr
+
+
+def test_missing_stack_exits_2() -> None:
+    result = run_cli("check", "--stack", "nope")
+    assert result.returncode == 2
+    assert "Pulumi.nope.yaml: no such stack file" in result.stderr
+
+
+def test_schema_errors_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    real_render = cli.render
+
+    def render_with_a_typo(path: Path) -> Rendered:
+        rendered = real_render(path)
+        deployment = next(m for m in rendered.manifests if m.kind == "Deployment")
+        deployment.body["spec"]["replicaz"] = 3
+        return rendered
+
+    monkeypatch.setattr(cli, "render", render_with_a_typo)
+    assert cli.main(["check", "--stack", "dev", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert any("'replicaz' was unexpected" in error for error in report["schemaErrors"])
+
+
+def test_config_json_schema_describes_the_stack_keys() -> None:
+    result = run_cli("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert {"environment", "kubernetesVersion", "services", "cluster"} <= schema["properties"].keys()
+    service = schema["$defs"]["ServiceConfig"]
+    assert service["additionalProperties"] is False
+    assert "secretEnv" in service["properties"]
+
+
+def test_program_imports_its_packages_under_the_engine_layout() -> None:
+    """The language host runs `runpy.run_path('.')` from infra/ with only infra/ on sys.path."""
+    program = (
+        "import json, os, runpy, sys\n"
+        "import pulumi\n"
+        "from pulumi.runtime import mocks\n"
+        "from pulumi.runtime.config import set_all_config\n"
+        "from pulumi.runtime.stack import run_pulumi_func\n"
+        "from pulumi.runtime.sync_await import _sync_await\n"
+        "assert not any(os.path.isdir(os.path.join(p, 'components')) for p in sys.path if p), sys.path\n"
+        "class M(mocks.Mocks):\n"
+        "    def new_resource(self, args): return args.name + '-id', args.inputs\n"
+        "    def call(self, args): return {}, None\n"
+        "monitor = mocks.MockMonitor(M())\n"
+        "set_all_config(json.loads(os.environ['STACK_CONFIG']), [])\n"
+        "mocks.set_mocks(M(), project='ai-platform', stack='ci', preview=True, monitor=monitor)\n"
+        "_sync_await(run_pulumi_func(lambda: runpy.run_path('.', run_name='__main__')))\n"
+        "print(len(monitor.resources))\n"
+    )
+    config = {
+        "ai-platform:environment": "dev",
+        "ai-platform:kubernetesVersion": "1.31",
+        "ai-platform:services": json.dumps([base_service()]),
+    }
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-P", "-c", program],
+        cwd=PROJECT_ROOT / "infra",
+        env={**env, "STACK_CONFIG": json.dumps(config)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) > 5

@@ -1,0 +1,182 @@
+"""Stack config validation: every bad value names its key, and nothing is declared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.config import SUPPORTED_KUBERNETES_MINORS
+from infra.offline.runtime import PlatformMocks, RecordingMonitor, run_program
+from infra.offline.schema import available_versions
+from infra.offline.stack_file import read_stack_file
+from infra.stack_config import ConfigError, parse_platform_config
+from tests.conftest import StackWriter, base_config, base_service
+
+
+def with_service(**overrides: Any) -> dict[str, Any]:
+    return base_config(services=[base_service(**overrides)])
+
+
+def with_resources(**overrides: Any) -> dict[str, Any]:
+    return with_service(resources={"cpu": "500m", "memory": "1Gi", **overrides})
+
+
+SECRET = {"secure": "v1:abc"}
+
+BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
+    # (case, config, key path, message fragment)
+    ("wrong type", with_service(replicas="three"), "services[0].replicas", "valid integer"),
+    ("negative replicas", with_service(replicas=-1), "services[0].replicas", "greater than or equal to 0"),
+    ("unknown service key", with_service(replicaz=3), "services[0].replicaz", "unknown key"),
+    ("unknown top-level key", base_config(servises=[]), "ai-platform:servises", "unknown key"),
+    ("cpu not a quantity", with_resources(cpu="1.5 cores"), "services[0].resources.cpu", "not a Kubernetes quantity"),
+    ("memory not a quantity", with_resources(memory="lots"), "services[0].resources.memory", "not a Kubernetes"),
+    ("zero cpu", with_resources(cpu="0"), "services[0].resources.cpu", "greater than zero"),
+    ("limit below request", with_resources(cpuLimit="100m"), "services[0].resources", "lower than the request"),
+    ("fractional gpu", with_resources(gpu=0.5), "services[0].resources.gpu", "valid integer"),
+    ("gpu as text", with_resources(gpu="1"), "services[0].resources.gpu", "valid integer"),
+    ("name not DNS", with_service(name="Text_Classifier"), "services[0].name", "not a valid service name"),
+    ("name too long", with_service(name="a" * 64), "services[0].name", "at most 63"),
+    ("name starts with digit", with_service(name="1classifier"), "services[0].name", "starting with a letter"),
+    ("namespace not DNS", with_service(namespace="AI"), "services[0].namespace", "DNS-1123 label"),
+    ("bad image", with_service(image={"ref": "Registry/AI:latest tag"}), "services[0].image.ref", "image reference"),
+    ("image without ref", with_service(image={}), "services[0].image.ref", "is required"),
+    ("port zero", with_service(port=0), "services[0].port", "greater than or equal to 1"),
+    ("port too big", with_service(port=70000), "services[0].port", "less than or equal to 65535"),
+    ("port as text", with_service(port="8080"), "services[0].port", "valid integer"),
+    (
+        "autoscaling min above max",
+        with_service(autoscaling={"minReplicas": 5, "maxReplicas": 2}),
+        "services[0].autoscaling",
+        "minReplicas (5) is greater than maxReplicas (2)",
+    ),
+    (
+        "autoscaling target out of range",
+        with_service(autoscaling={"minReplicas": 1, "maxReplicas": 2, "targetCPUUtilization": 150}),
+        "services[0].autoscaling.targetCPUUtilization",
+        "less than or equal to 100",
+    ),
+    ("env var name", with_service(env={"LOG-LEVEL": "info"}), "services[0].env.LOG-LEVEL", "environment variable"),
+    ("secretEnv var name", with_service(secretEnv=["api token"]), "services[0].secretEnv[0]", "environment variable"),
+    ("env in both", with_service(env={"A": "1"}, secretEnv=["A"]), "services[0]", "both env and secretEnv"),
+    ("ingress host", with_service(ingress={"host": "not a host"}), "services[0].ingress.host", "DNS hostname"),
+    ("error ratio", with_service(slo={"errorRatio": 1.5}), "services[0].slo.errorRatio", "less than 1"),
+    (
+        "missing resources",
+        base_config(services=[{"name": "x", "image": {"ref": "a/b:1"}}]),
+        "services[0].resources",
+        "is required",
+    ),
+    ("environment", base_config(environment="qa"), "ai-platform:environment", "'dev', 'staging' or 'prod'"),
+    ("version with patch", base_config(kubernetesVersion="1.31.2"), "kubernetesVersion", "'major.minor'"),
+    ("version 2.0", base_config(kubernetesVersion="2.0"), "kubernetesVersion", "'major.minor'"),
+    ("version unsupported", base_config(kubernetesVersion="1.99"), "kubernetesVersion", "not supported"),
+    (
+        "duplicate names",
+        base_config(services=[base_service(), base_service()]),
+        "services[1].name",
+        "already used by services[0]",
+    ),
+    (
+        "secret env without value",
+        with_service(secretEnv=["API_TOKEN"]),
+        "services[0].secretEnv",
+        "API_TOKEN has no value",
+    ),
+    (
+        "secret for unknown service",
+        base_config(serviceSecrets={"nobody": {"TOKEN": SECRET}}),
+        "serviceSecrets.nobody",
+        "no service named 'nobody'",
+    ),
+    (
+        "plaintext secret",
+        base_config(
+            services=[base_service(secretEnv=["API_TOKEN"])],
+            serviceSecrets={"text-classifier": {"API_TOKEN": "hunter2"}},
+        ),
+        "ai-platform:serviceSecrets",
+        "must be a secret",
+    ),
+    ("cluster key typo", base_config(cluster={"contxt": "prod"}), "cluster.contxt", "unknown key"),
+    (
+        "gpu selector value",
+        base_config(cluster={"gpuNodeSelector": {"gpu": "yes please"}}),
+        "cluster.gpuNodeSelector.gpu",
+        "label value",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "fragment"),
+    [pytest.param(config, key, fragment, id=case) for case, config, key, fragment in BAD_CONFIGS],
+)
+def test_bad_config_names_the_key_and_declares_nothing(
+    write_stack: StackWriter, config: dict[str, Any], key: str, fragment: str
+) -> None:
+    stack = read_stack_file(write_stack(config))
+    monitor = RecordingMonitor(PlatformMocks())
+
+    with pytest.raises(ConfigError) as raised:
+        run_program(stack, monitor)
+
+    problems = raised.value.problems
+    full_key = key if key.startswith("ai-platform:") else f"ai-platform:{key}"
+    matching = [p for p in problems if p.startswith(f"{full_key}:")]
+    assert matching, f"no problem names {full_key}: {problems}"
+    assert any(fragment in p for p in matching), matching
+    assert monitor.recorded == []
+    assert "Traceback" not in str(raised.value)
+
+
+def test_every_problem_is_reported_at_once_with_the_stack_file() -> None:
+    values = {
+        "ai-platform:environment": "qa",
+        "ai-platform:kubernetesVersion": "1.31",
+        "ai-platform:services": '[{"name": "x", "image": {"ref": "a/b:1"}, "port": 0,'
+        ' "resources": {"cpu": "1.5 cores", "memory": "1Gi"}}]',
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(values, "stacks/Pulumi.prod.yaml")
+
+    lines = str(raised.value).splitlines()
+    assert lines[0] == "invalid stack configuration (3 problems):"
+    assert (
+        "stacks/Pulumi.prod.yaml: ai-platform:environment: Input should be 'dev', 'staging' or 'prod', got 'qa'"
+        in lines
+    )
+    assert (
+        "stacks/Pulumi.prod.yaml: ai-platform:services[0].resources.cpu: "
+        "'1.5 cores' is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 512Mi)"
+    ) in lines
+    assert any(line.startswith("stacks/Pulumi.prod.yaml: ai-platform:services[0].port:") for line in lines)
+
+
+def test_secret_values_are_never_echoed(write_stack: StackWriter) -> None:
+    config = base_config(serviceSecrets={"text-classifier": {"API_TOKEN": {"secure": "v1:x"}}, "x": "hunter2"})
+    with pytest.raises(ConfigError) as raised:
+        run_program(read_stack_file(write_stack(config)))
+    assert "hunter2" not in str(raised.value)
+    assert "offline-secret" not in str(raised.value)
+
+
+def test_valid_config_parses_with_defaults() -> None:
+    values = {
+        "ai-platform:environment": "dev",
+        "ai-platform:kubernetesVersion": "1.30",
+        "ai-platform:services": '[{"name": "a", "image": {"ref": "r/a:1"}, "resources": {"cpu": 1, "memory": "1Gi"}}]',
+        "kubernetes:context": "ignored: another namespace",
+    }
+    config = parse_platform_config(values, "stacks/Pulumi.dev.yaml")
+    service = config.services[0]
+    assert service.resources.cpu == "1"
+    assert service.port == 8080
+    assert service.health.readiness_path == "/readyz"
+    assert config.cluster.gpu_node_selector == {"nvidia.com/gpu.present": "true"}
+
+
+def test_every_supported_kubernetes_version_has_schemas() -> None:
+    installed = set(available_versions())
+    assert {f"1.{minor}" for minor in SUPPORTED_KUBERNETES_MINORS} <= installed
