@@ -2,7 +2,7 @@
 
 It owns the explicit Kubernetes provider (so no resource ever lands in
 whatever cluster the ambient kubeconfig points at), the namespaces the AI
-services run in, and one ``AiService`` per configured service.
+services run in (``AiNamespace``), and one ``AiService`` per configured service.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
-from components.kube import PART_OF
 from infra.config import PlatformConfig
 
 
@@ -20,7 +20,7 @@ class Platform(pulumi.ComponentResource):
 
     provider: k8s.Provider
     services: dict[str, AiService]
-    namespaces: dict[str, k8s.core.v1.Namespace]
+    namespaces: dict[str, AiNamespace]
 
     TYPE = "ai-platform:index:Platform"
 
@@ -37,7 +37,16 @@ class Platform(pulumi.ComponentResource):
         within = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
 
         self.namespaces = {
-            namespace: self._ai_namespace(namespace, config, within)
+            namespace: AiNamespace(
+                f"ns-{namespace}",
+                AiNamespaceArgs(
+                    name=namespace,
+                    environment=config.environment,
+                    kubernetes_version=config.kubernetes_version,
+                    services=[service for service in config.services if service.namespace == namespace],
+                ),
+                opts=within,
+            )
             for namespace in sorted({service.namespace for service in config.services})
         }
         secrets = config.service_secrets
@@ -65,24 +74,4 @@ class Platform(pulumi.ComponentResource):
                 "serviceUrls": {name: service.url for name, service in self.services.items()},
                 "externalUrls": {name: service.external_url for name, service in self.services.items()},
             }
-        )
-
-    @staticmethod
-    def _ai_namespace(namespace: str, config: PlatformConfig, opts: pulumi.ResourceOptions) -> k8s.core.v1.Namespace:
-        """AI namespaces enforce the restricted Pod Security Standard at admission."""
-        return k8s.core.v1.Namespace(
-            f"ns-{namespace}",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=namespace,
-                labels={
-                    "app.kubernetes.io/part-of": PART_OF,
-                    "ai-platform.io/environment": config.environment,
-                    "ai-platform.io/workloads": "ai-services",
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": f"v{config.kubernetes_version}",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
-                },
-            ),
-            opts=opts,
         )

@@ -58,3 +58,15 @@ def parse_quantity(text: str) -> Decimal:
     if suffix in _DECIMAL_SUFFIXES:
         return number * _DECIMAL_SUFFIXES[suffix]
     return number * (Decimal(10) ** int(suffix[1:]))
+
+
+def format_cpu(cores: Decimal) -> str:
+    """Cores as a Kubernetes quantity in whole millicores, rounded up (``4.5`` -> ``4500m``)."""
+    millicores = -((-cores * 1000) // 1)
+    return f"{int(millicores)}m"
+
+
+def format_memory(size: Decimal) -> str:
+    """Bytes as a Kubernetes quantity in whole MiB, rounded up (``1.5 GiB`` -> ``1536Mi``)."""
+    mebibytes = -((-size) // _BINARY_SUFFIXES["Mi"])
+    return f"{int(mebibytes)}Mi"

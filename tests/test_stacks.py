@@ -14,12 +14,18 @@ RenderStack = Callable[[str], Rendered]
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_renders_schema_valid(rendered_stack: RenderStack, stack: str) -> None:
+def test_stack_passes_schemas_and_its_own_policies(rendered_stack: RenderStack, stack: str) -> None:
     rendered = rendered_stack(stack)
     report = check(rendered)
     assert rendered.config.environment == stack
     assert rendered.manifests, "nothing rendered"
     assert report.schema_errors == []
+    assert [v for v in report.violations if v.blocks] == []
+    assert not report.failed
+
+
+def test_prod_has_no_findings_at_all(rendered_stack: RenderStack) -> None:
+    assert check(rendered_stack("prod")).violations == []
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -21,6 +21,15 @@ from typing import Any
 
 from infra.config import PlatformConfig
 from infra.offline.manifests import Manifest, to_manifests, write_render
+from infra.offline.policy_gate import (
+    PolicyConfigError,
+    PolicyPackError,
+    Violation,
+    evaluate,
+    load_policy_config,
+    policy_config_path,
+    policy_pack,
+)
 from infra.offline.runtime import PROJECT_ROOT, ProgramError, RecordedResource, run_program
 from infra.offline.schema import SchemaError, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
@@ -45,10 +54,11 @@ class Rendered:
 class CheckReport:
     rendered: Rendered
     schema_errors: list[SchemaError] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return bool(self.schema_errors)
+        return bool(self.schema_errors) or any(v.blocks for v in self.violations)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,7 +67,7 @@ class CheckReport:
             "resources": len(self.rendered.resources),
             "manifests": len(self.rendered.manifests),
             "schemaErrors": [str(error) for error in self.schema_errors],
-            "violations": [],
+            "violations": [violation.as_json() for violation in self.violations],
         }
 
 
@@ -76,12 +86,28 @@ def render(stack_file: Path) -> Rendered:
     return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
 
 
-def check(rendered: Rendered) -> CheckReport:
+def check(rendered: Rendered, policy_config: Path | None = None) -> CheckReport:
+    """Schema-validate every manifest, then run the policy pack with the environment's config.
+
+    Raises ``PolicyConfigError`` for an invalid policy config file and
+    ``PolicyPackError`` when the pack cannot run.
+    """
     version = rendered.config.kubernetes_version
     errors: list[SchemaError] = []
     for manifest in rendered.manifests:
         errors.extend(validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}"))
-    return CheckReport(rendered=rendered, schema_errors=errors)
+    config_path = policy_config or policy_config_path(rendered.config.environment)
+    config = load_policy_config(config_path)
+    with policy_pack(rendered.stack) as pack:
+        violations = evaluate(pack, rendered.stack, rendered.resources, config, _display(config_path))
+    return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,7 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_OK
 
-    report = check(rendered)
+    try:
+        report = check(rendered, Path(args.policy_config) if args.policy_config else None)
+    except PolicyConfigError as error:
+        print(f"invalid policy configuration:\n{error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except PolicyPackError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_FINDINGS
     if args.out:
         write_render(Path(args.out), rendered.resources, rendered.manifests)
     if args.json:
@@ -125,7 +158,14 @@ def _print_report(report: CheckReport) -> None:
     )
     for error in report.schema_errors:
         print(f"schema error: {error}")
-    print(f"{len(report.schema_errors)} schema errors")
+    for violation in sorted(report.violations, key=lambda v: (not v.blocks, v.policy, v.urn)):
+        resource = violation.urn.rsplit("::", 1)[-1] if violation.urn else "stack"
+        print(f"{violation.enforcement_level}: {violation.policy}: {resource}: {violation.message}")
+    mandatory = sum(v.blocks for v in report.violations)
+    print(
+        f"{len(report.schema_errors)} schema errors, {mandatory} mandatory violations, "
+        f"{len(report.violations) - mandatory} advisory findings"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -148,6 +188,9 @@ def _parser() -> argparse.ArgumentParser:
     add_stack_arguments(check_command)
     check_command.add_argument("--out", help="also write the render here")
     check_command.add_argument("--json", action="store_true", help="print a JSON report")
+    check_command.add_argument(
+        "--policy-config", help="policy pack config file (default: policies/config/<environment>.json)"
+    )
 
     commands.add_parser("schema", help="print the JSON Schema of the ai-platform stack config")
     return parser

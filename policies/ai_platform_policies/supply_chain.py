@@ -1,0 +1,100 @@
+"""Supply chain: images only from approved registries, pinned; Helm charts at exact versions."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pulumi
+from pulumi_policy import ReportViolation, ResourceValidationArgs
+
+from ai_platform_policies.kube import HELM_RELEASE_TYPES, containers, describe, pod_spec
+from ai_platform_policies.rule import Config, resource_rule
+
+_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
+_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def image_registry(image: str) -> str:
+    """The registry host of an image reference (Docker Hub when none is named)."""
+    first, _, rest = image.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def image_tag(image: str) -> str | None:
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def platform_registry() -> str | None:
+    """The platform's own registry host, from the stack config the engine hands every policy pack."""
+    raw = pulumi.runtime.get_config("ai-platform:registry")
+    if not raw:
+        return None
+    try:
+        host = json.loads(raw).get("host") if isinstance(raw, str) else None
+    except (ValueError, AttributeError):
+        return None
+    return str(host) if host else None
+
+
+@resource_rule(
+    "approved-registries",
+    "Container images come only from the platform registry or the configured allow-list.",
+    severity="high",
+    remediation="Push the image to the platform registry (or mirror it there) and reference it from there.",
+    thresholds={"allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []}},
+)
+def approved_registries(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    allowed = set(config["allowedRegistries"])
+    own = platform_registry()
+    if own:
+        allowed.add(own)
+    for label, container in containers(pod_spec(args.resource_type, args.props)):
+        image = str(container.get("image") or "")
+        registry = image_registry(image)
+        if registry not in allowed:
+            report(
+                f"{describe(label, container)} pulls {image!r} from {registry}, which is not approved "
+                f"(approved: {', '.join(sorted(allowed)) or 'none'}).",
+                None,
+            )
+
+
+@resource_rule(
+    "image-tag-pinned",
+    "Images are never untagged or `latest`, and are pinned by digest where required.",
+    severity="high",
+    remediation="Reference images as registry/repo:version@sha256:<digest>.",
+    thresholds={"requireDigest": {"type": "boolean", "default": False}},
+)
+def image_tag_pinned(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    for label, container in containers(pod_spec(args.resource_type, args.props)):
+        image = str(container.get("image") or "")
+        digest = _DIGEST.search(image) is not None
+        tag = image_tag(image)
+        if tag == "latest":
+            report(f"{describe(label, container)} uses the mutable 'latest' tag ({image}).", None)
+        elif tag is None and not digest:
+            report(f"{describe(label, container)} uses an untagged image ({image}), which means 'latest'.", None)
+        if config["requireDigest"] and not digest:
+            report(f"{describe(label, container)} is not pinned by digest ({image}).", None)
+
+
+@resource_rule(
+    "helm-chart-version-pinned",
+    "Every Helm release pins an exact chart version.",
+    severity="high",
+    remediation="Set the release's `version` to an exact chart version such as 4.11.3 (no ranges, never empty).",
+)
+def helm_chart_version_pinned(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    if args.resource_type not in HELM_RELEASE_TYPES:
+        return
+    version = args.props.get("version")
+    if not version:
+        report("no chart version: every install could pull a different chart.", None)
+    elif not _EXACT_VERSION.match(str(version)):
+        report(f"chart version {version!r} is not an exact version.", None)
