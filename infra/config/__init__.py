@@ -1,0 +1,45 @@
+"""Typed, validated stack configuration.
+
+Everything under the ``ai-platform:`` namespace of a stack file is parsed into
+these frozen pydantic models before a single resource is declared. Components
+receive these objects; they never read Pulumi config themselves. See
+``infra.stack_config`` for how raw Pulumi config becomes a ``PlatformConfig``
+and how errors are reported.
+"""
+
+from infra.config.base import (
+    PROJECT,
+    SUPPORTED_KUBERNETES_MINORS,
+    CrossFieldError,
+    Environment,
+    image_digest,
+    image_tag,
+)
+from infra.config.platform import ClusterConfig, PlatformConfig
+from infra.config.services import (
+    AutoscalingConfig,
+    HealthConfig,
+    ImageConfig,
+    IngressConfig,
+    ResourcesConfig,
+    ServiceConfig,
+    SloConfig,
+)
+
+__all__ = [
+    "PROJECT",
+    "SUPPORTED_KUBERNETES_MINORS",
+    "AutoscalingConfig",
+    "ClusterConfig",
+    "CrossFieldError",
+    "Environment",
+    "HealthConfig",
+    "ImageConfig",
+    "IngressConfig",
+    "PlatformConfig",
+    "ResourcesConfig",
+    "ServiceConfig",
+    "SloConfig",
+    "image_digest",
+    "image_tag",
+]

@@ -1,0 +1,186 @@
+"""Value types and validators shared by every config model.
+
+Kubernetes quantities, DNS names, image references, label keys and the
+strict base model live here once; the models in ``services`` and
+``platform`` are built from them.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic.alias_generators import to_camel
+
+from infra.quantity import QuantityError, parse_quantity
+
+PROJECT = "ai-platform"
+
+#: Kubernetes minor versions whose API schemas the offline check validates
+#: against (1.25 ... 1.37); the components only use APIs GA in all of them.
+SUPPORTED_KUBERNETES_MINORS = range(25, 38)
+
+Environment = Literal["dev", "staging", "prod"]
+
+
+class StrictModel(BaseModel):
+    """Base of every config model: unknown keys are errors, values immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=to_camel,
+        validate_default=True,
+    )
+
+
+# --- value types -----------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# An OCI image reference: [registry[:port]/]repository[:tag][@sha256:digest]
+_IMAGE_REF = re.compile(
+    r"^(?P<name>(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS-1123 label (lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+def _service_name(value: str) -> str:
+    if len(value) > 63 or not _DNS_1035_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid service name (DNS-1035 label: lower-case letters, digits "
+            "and '-', starting with a letter, ending with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+def _hostname(value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a DNS hostname (for example classify.example.com)")
+    return value
+
+
+def _env_var_name(value: str) -> str:
+    if not _ENV_VAR_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid environment variable name (letters, digits and '_', not starting with a digit)"
+        )
+    return value
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _DNS_SUBDOMAIN.match(prefix))) or (
+        len(name) > 63 or not _LABEL_KEY_NAME.match(name)
+    ):
+        raise ValueError(f"{value!r} is not a Kubernetes label key")
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(f"{value!r} is not a Kubernetes label value")
+    return value
+
+
+def _image_ref(value: str) -> str:
+    if len(value) > 255 or not _IMAGE_REF.match(value):
+        raise ValueError(
+            f"{value!r} is not an image reference (expected [registry/]repository[:tag][@sha256:<64 hex>])"
+        )
+    return value
+
+
+def _quantity_text(value: object) -> object:
+    """Accept YAML numbers (``cpu: 2``) as quantities; refuse booleans."""
+    if isinstance(value, bool):
+        raise ValueError("expected a Kubernetes quantity, got a boolean")
+    if isinstance(value, int | float):
+        return format(Decimal(str(value)), "f")
+    return value
+
+
+def _positive_quantity(value: str) -> str:
+    try:
+        amount = parse_quantity(value)
+    except QuantityError as error:
+        raise ValueError(str(error)) from None
+    if amount <= 0:
+        raise ValueError(f"{value!r} must be greater than zero")
+    return value
+
+
+def _env_value(value: object) -> object:
+    """Kubernetes env values are strings; YAML scalars are spelled as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+def _kubernetes_version(value: str) -> str:
+    match = re.fullmatch(r"1\.(0|[1-9][0-9]*)", value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a Kubernetes 'major.minor' version such as \"1.31\"")
+    minor = int(match.group(1))
+    if minor not in SUPPORTED_KUBERNETES_MINORS:
+        first, last = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
+        raise ValueError(f"Kubernetes {value} is not supported (supported: 1.{first} to 1.{last})")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+Hostname = Annotated[str, AfterValidator(_hostname)]
+EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_positive_quantity)]
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
+KubernetesVersion = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, float) else v), AfterValidator(_kubernetes_version)
+]
+
+
+def image_digest(reference: str) -> str | None:
+    """The ``sha256:`` digest of an image reference, if it is pinned by one."""
+    match = _IMAGE_REF.match(reference)
+    return match["digest"] if match else None
+
+
+def image_tag(reference: str) -> str | None:
+    match = _IMAGE_REF.match(reference)
+    return match["tag"] if match else None
+
+
+# --- cluster ---------------------------------------------------------------
+
+
+class CrossFieldError(ValueError):
+    """Several problems found by a model validator, each already naming its key path."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

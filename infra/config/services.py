@@ -1,0 +1,135 @@
+"""The AI services of a stack: everything ``AiService`` needs to run one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StrictInt, model_validator
+
+from infra.config.base import (
+    DnsLabel,
+    EnvValue,
+    EnvVarName,
+    Hostname,
+    HttpPath,
+    ImageRef,
+    Port,
+    Quantity,
+    ServiceName,
+    StrictModel,
+)
+from infra.quantity import parse_quantity
+
+
+class ImageConfig(StrictModel):
+    """Where a service's image comes from: a pinned reference (digest-pinned in prod)."""
+
+    ref: ImageRef
+
+
+class AutoscalingConfig(StrictModel):
+    min_replicas: Annotated[StrictInt, Field(ge=1)]
+    max_replicas: Annotated[StrictInt, Field(ge=1)]
+    target_cpu_utilization: Annotated[StrictInt, Field(ge=1, le=100, alias="targetCPUUtilization")] = 70
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> AutoscalingConfig:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas ({self.min_replicas}) is greater than maxReplicas ({self.max_replicas})")
+        return self
+
+
+class ResourcesConfig(StrictModel):
+    """Per-replica requests; limits default to the requests (Guaranteed QoS)."""
+
+    cpu: Quantity
+    memory: Quantity
+    gpu: Annotated[StrictInt, Field(ge=0, le=16)] = 0
+    cpu_limit: Quantity | None = None
+    memory_limit: Quantity | None = None
+
+    @model_validator(mode="after")
+    def _limits_not_below_requests(self) -> ResourcesConfig:
+        for request, limit, key in (
+            (self.cpu, self.cpu_limit, "cpuLimit"),
+            (self.memory, self.memory_limit, "memoryLimit"),
+        ):
+            if limit is not None and parse_quantity(limit) < parse_quantity(request):
+                raise ValueError(f"{key} ({limit}) is lower than the request ({request})")
+        return self
+
+    @property
+    def limits(self) -> dict[str, str]:
+        limits = {"cpu": self.cpu_limit or self.cpu, "memory": self.memory_limit or self.memory}
+        if self.gpu:
+            limits["nvidia.com/gpu"] = str(self.gpu)
+        return limits
+
+    @property
+    def requests(self) -> dict[str, str]:
+        requests = {"cpu": self.cpu, "memory": self.memory}
+        if self.gpu:
+            requests["nvidia.com/gpu"] = str(self.gpu)
+        return requests
+
+
+class HealthConfig(StrictModel):
+    """The HTTP paths every AI service answers (see services/text-classifier)."""
+
+    liveness_path: HttpPath = "/healthz"
+    readiness_path: HttpPath = "/readyz"
+    startup_timeout_seconds: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
+    """How long the model may take to load before the pod is restarted."""
+
+
+class IngressConfig(StrictModel):
+    host: Hostname
+    path: HttpPath = "/"
+    max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "16m"
+    read_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 120
+
+
+class SloConfig(StrictModel):
+    latency_p95_ms: Annotated[StrictInt, Field(ge=1)] = 500
+    error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+
+
+class ServiceConfig(StrictModel):
+    """One AI microservice: everything ``AiService`` needs to run it."""
+
+    name: ServiceName
+    namespace: DnsLabel = "ai-services"
+    image: ImageConfig
+    port: Port = 8080
+    replicas: Annotated[StrictInt, Field(ge=0)] = 1
+    autoscaling: AutoscalingConfig | None = None
+    resources: ResourcesConfig
+    health: HealthConfig = HealthConfig()
+    ingress: IngressConfig | None = None
+    env: dict[EnvVarName, EnvValue] = Field(default_factory=dict)
+    secret_env: list[EnvVarName] = Field(default_factory=list)
+    slo: SloConfig = SloConfig()
+    metrics_path: HttpPath = "/metrics"
+    termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _env_names_disjoint(self) -> ServiceConfig:
+        duplicates = sorted({n for n in self.secret_env if self.secret_env.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"secretEnv lists {', '.join(duplicates)} more than once")
+        both = sorted(set(self.env) & set(self.secret_env))
+        if both:
+            raise ValueError(f"{', '.join(both)} is set in both env and secretEnv")
+        return self
+
+    @property
+    def max_replicas(self) -> int:
+        """The most replicas that can run at once (drives PDBs and spreading)."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
+
+    @property
+    def min_replicas(self) -> int:
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+
+# --- the whole stack -------------------------------------------------------
