@@ -18,10 +18,12 @@ import pulumi_kubernetes as k8s
 
 from components.kube import (
     http_probe,
+    namespace_peer,
     restricted_container_security_context,
     restricted_pod_security_context,
     selector_labels,
     standard_labels,
+    tls_ingress_spec,
 )
 from infra.config import ClusterConfig, Environment, ServiceConfig
 
@@ -42,6 +44,8 @@ class AiServiceArgs:
     """The image to run; a digest reference in prod."""
     secret_values: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Values of ``service.secret_env``, as Pulumi secrets."""
+    image_pull_secret: str | None = None
+    """Pull secret of the platform registry in the service's namespace."""
 
 
 class AiService(pulumi.ComponentResource):
@@ -68,6 +72,9 @@ class AiService(pulumi.ComponentResource):
             f"{name}-sa",
             metadata=self._metadata(config.name),
             automount_service_account_token=False,
+            image_pull_secrets=(
+                [k8s.core.v1.LocalObjectReferenceArgs(name=args.image_pull_secret)] if args.image_pull_secret else None
+            ),
             opts=child,
         )
         env_config = self._env_config_map(name, child)
@@ -304,14 +311,7 @@ class AiService(pulumi.ComponentResource):
         """Only the ingress controller and monitoring may open connections to the pods."""
         config = self._args.service
         cluster = self._args.cluster
-        peers = [
-            k8s.networking.v1.NetworkPolicyPeerArgs(
-                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                    match_labels={"kubernetes.io/metadata.name": namespace}
-                )
-            )
-            for namespace in (cluster.ingress_namespace, cluster.monitoring_namespace)
-        ]
+        peers = [namespace_peer(namespace) for namespace in (cluster.ingress_namespace, cluster.monitoring_namespace)]
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata=self._metadata(config.name),
@@ -344,28 +344,12 @@ class AiService(pulumi.ComponentResource):
                     "nginx.ingress.kubernetes.io/proxy-send-timeout": str(ingress.read_timeout_seconds),
                 },
             ),
-            spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=cluster.ingress_class_name,
-                tls=[k8s.networking.v1.IngressTLSArgs(hosts=[ingress.host], secret_name=f"{config.name}-tls")],
-                rules=[
-                    k8s.networking.v1.IngressRuleArgs(
-                        host=ingress.host,
-                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
-                            paths=[
-                                k8s.networking.v1.HTTPIngressPathArgs(
-                                    path=ingress.path,
-                                    path_type="Prefix",
-                                    backend=k8s.networking.v1.IngressBackendArgs(
-                                        service=k8s.networking.v1.IngressServiceBackendArgs(
-                                            name=self.service.metadata.name,
-                                            port=k8s.networking.v1.ServiceBackendPortArgs(name=HTTP_PORT_NAME),
-                                        )
-                                    ),
-                                )
-                            ]
-                        ),
-                    )
-                ],
+            spec=tls_ingress_spec(
+                host=ingress.host,
+                path=ingress.path,
+                service_name=self.service.metadata.name,
+                port_name=HTTP_PORT_NAME,
+                ingress_class=cluster.ingress_class_name,
             ),
             opts=opts,
         )

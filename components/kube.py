@@ -8,6 +8,7 @@ place.
 
 from __future__ import annotations
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 PART_OF = "ai-platform"
@@ -70,4 +71,45 @@ def http_probe(
         period_seconds=period_seconds,
         failure_threshold=failure_threshold,
         timeout_seconds=timeout_seconds,
+    )
+
+
+def namespace_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """A NetworkPolicy peer: every pod of one namespace."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
+    )
+
+
+def tls_ingress_spec(
+    *,
+    host: str,
+    path: str,
+    service_name: pulumi.Input[str],
+    port_name: str,
+    ingress_class: str,
+) -> k8s.networking.v1.IngressSpecArgs:
+    """One host, one path, one Service port, TLS from a ``<service>-tls`` certificate secret."""
+    return k8s.networking.v1.IngressSpecArgs(
+        ingress_class_name=ingress_class,
+        tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=pulumi.Output.concat(service_name, "-tls"))],
+        rules=[
+            k8s.networking.v1.IngressRuleArgs(
+                host=host,
+                http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                    paths=[
+                        k8s.networking.v1.HTTPIngressPathArgs(
+                            path=path,
+                            path_type="Prefix",
+                            backend=k8s.networking.v1.IngressBackendArgs(
+                                service=k8s.networking.v1.IngressServiceBackendArgs(
+                                    name=service_name,
+                                    port=k8s.networking.v1.ServiceBackendPortArgs(name=port_name),
+                                )
+                            ),
+                        )
+                    ]
+                ),
+            )
+        ],
     )

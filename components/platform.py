@@ -1,8 +1,15 @@
 """``Platform``: the whole AI platform of one environment, from one validated config.
 
 It owns the explicit Kubernetes provider (so no resource ever lands in
-whatever cluster the ambient kubeconfig points at), the namespaces the AI
-services run in (``AiNamespace``), and one ``AiService`` per configured service.
+whatever cluster the ambient kubeconfig points at) and composes, in the order
+that matters on a fresh cluster:
+
+1. the AI namespaces (``AiNamespace``: restricted, with quota and limits),
+2. monitoring (its CRDs come before any ServiceMonitor),
+3. the cluster add-ons (metrics-server before HPAs, cert-manager and its
+   issuer before certificates, the ingress controller before ingresses),
+4. the container registry and Jenkins,
+5. one ``AiService`` per configured service.
 """
 
 from __future__ import annotations
@@ -12,17 +19,26 @@ import pulumi_kubernetes as k8s
 
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
-from infra.config import PlatformConfig
+from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.helm_addon import HelmAddonArgs
+from components.jenkins import Jenkins
+from components.monitoring import Monitoring, MonitoringArgs
+from components.registry import ContainerRegistry, ContainerRegistryArgs
+from infra.config import PlatformConfig, ServiceConfig
 
 
 class Platform(pulumi.ComponentResource):
     """Composes every platform component for one environment."""
 
-    provider: k8s.Provider
-    services: dict[str, AiService]
-    namespaces: dict[str, AiNamespace]
-
     TYPE = "ai-platform:index:Platform"
+
+    provider: k8s.Provider
+    namespaces: dict[str, AiNamespace]
+    monitoring: Monitoring | None
+    addons: ClusterAddons
+    registry: ContainerRegistry | None
+    jenkins: Jenkins | None
+    services: dict[str, AiService]
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -34,7 +50,8 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Children of this component inherit the provider.
-        within = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        self._within = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        self._config = config
 
         self.namespaces = {
             namespace: AiNamespace(
@@ -45,33 +62,103 @@ class Platform(pulumi.ComponentResource):
                     kubernetes_version=config.kubernetes_version,
                     services=[service for service in config.services if service.namespace == namespace],
                 ),
-                opts=within,
+                opts=self._within,
             )
             for namespace in sorted({service.namespace for service in config.services})
         }
-        secrets = config.service_secrets
-        self.services = {
-            service.name: AiService(
-                service.name,
-                AiServiceArgs(
-                    service=service,
-                    environment=config.environment,
-                    cluster=config.cluster,
-                    image=service.image.ref,
-                    secret_values={
-                        key: pulumi.Output.secret(value.get_secret_value())
-                        for key, value in secrets.get(service.name, {}).items()
-                    },
-                ),
-                opts=pulumi.ResourceOptions.merge(
-                    within, pulumi.ResourceOptions(depends_on=[self.namespaces[service.namespace]])
-                ),
-            )
-            for service in config.services
-        }
+        self.monitoring = self._monitoring()
+        self.addons = ClusterAddons(
+            "addons",
+            ClusterAddonsArgs(
+                addons=config.addons,
+                cluster=config.cluster,
+                environment=config.environment,
+                service_monitors=self.monitoring is not None,
+            ),
+            opts=self._after([self.monitoring.stack.release] if self.monitoring else []),
+        )
+        self.registry = self._registry()
+        self.jenkins = self._jenkins()
+        self.services = {service.name: self._service(service) for service in config.services}
         self.register_outputs(
             {
                 "serviceUrls": {name: service.url for name, service in self.services.items()},
                 "externalUrls": {name: service.external_url for name, service in self.services.items()},
+                "registryHost": self.registry.host if self.registry else None,
             }
+        )
+
+    def _after(self, dependencies: list[pulumi.Resource]) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(self._within, pulumi.ResourceOptions(depends_on=dependencies))
+
+    def _monitoring(self) -> Monitoring | None:
+        config = self._config
+        if config.monitoring is None:
+            return None
+        assert config.grafana_admin_password is not None, "validated: monitoring needs grafanaAdminPassword"
+        return Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                config=config.monitoring,
+                environment=config.environment,
+                cluster=config.cluster,
+                services=config.services,
+                grafana_password=pulumi.Output.secret(config.grafana_admin_password.get_secret_value()),
+            ),
+            # ServiceMonitors and rules land in the AI namespaces.
+            opts=self._after(list(self.namespaces.values())),
+        )
+
+    def _registry(self) -> ContainerRegistry | None:
+        config = self._config
+        if config.registry is None or not config.registry.enabled:
+            return None
+        assert config.registry_password is not None, "validated: the registry needs registryPassword"
+        return ContainerRegistry(
+            "registry",
+            ContainerRegistryArgs(
+                config=config.registry,
+                environment=config.environment,
+                cluster=config.cluster,
+                password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+                pull_secret_namespaces=sorted(self.namespaces),
+            ),
+            opts=self._after([*self.namespaces.values(), *self.addons.ready]),
+        )
+
+    def _jenkins(self) -> Jenkins | None:
+        config = self._config
+        if config.jenkins is None or not config.jenkins.enabled:
+            return None
+        assert config.jenkins_admin_password is not None, "validated: Jenkins needs jenkinsAdminPassword"
+        return Jenkins(
+            "jenkins",
+            HelmAddonArgs(
+                chart=config.jenkins,
+                environment=config.environment,
+                # Build history and job state are data.
+                protect=config.environment == "prod",
+                cluster=config.cluster,
+            ),
+            admin_password=pulumi.Output.secret(config.jenkins_admin_password.get_secret_value()),
+            opts=self._after(self.addons.ready),
+        )
+
+    def _service(self, service: ServiceConfig) -> AiService:
+        config = self._config
+        secrets = config.service_secrets.get(service.name, {})
+        dependencies: list[pulumi.Resource] = [self.namespaces[service.namespace], *self.addons.ready]
+        if self.registry is not None:
+            dependencies.append(self.registry.pull_secrets[service.namespace])
+        return AiService(
+            service.name,
+            AiServiceArgs(
+                service=service,
+                environment=config.environment,
+                cluster=config.cluster,
+                image=service.image.ref,
+                secret_values={key: pulumi.Output.secret(value.get_secret_value()) for key, value in secrets.items()},
+                image_pull_secret=self.registry.pull_secret_name if self.registry else None,
+            ),
+            opts=self._after(dependencies),
         )

@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from infra.config import PROJECT, CrossFieldError, PlatformConfig
 
 #: Keys whose values must be Pulumi secrets (``secure:`` in the stack file).
-SECRET_KEYS = ("serviceSecrets",)
+SECRET_KEYS = ("serviceSecrets", "registryPassword", "grafanaAdminPassword", "jenkinsAdminPassword")
 #: Keys whose values are never echoed in an error message.
-_NEVER_ECHO = ("serviceSecrets",)
+_NEVER_ECHO = SECRET_KEYS
 
 
 class ConfigError(Exception):

@@ -47,8 +47,10 @@ def test_render_writes_one_object_per_file_and_the_resource_list(tmp_path: Path)
     assert {"protect", "retainOnDelete", "dependsOn", "provider"} <= resources[0]["options"].keys()
     types = {r["type"] for r in resources}
     assert {"ai-platform:index:Platform", "ai-platform:services:AiService", "pulumi:providers:kubernetes"} <= types
-    children = [r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment"]
-    assert all(r["parent"].endswith("ai-platform:services:AiService::" + r["name"]) for r in children)
+    deployments = {r["name"]: r for r in resources if r["type"] == "kubernetes:apps/v1:Deployment"}
+    for service in ("text-classifier", "llm-inference"):
+        assert deployments[service]["parent"].endswith("ai-platform:services:AiService::" + service)
+    assert deployments["registry"]["parent"].endswith("ai-platform:registry:ContainerRegistry::registry")
 
 
 def test_check_json_report(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from infra.offline.cli import Rendered, check
+from infra.offline.manifests import CLUSTER_SCOPED_KINDS
 from tests.helpers import container, manifests_of
 
 STACKS = ["dev", "staging", "prod"]
@@ -33,7 +34,7 @@ def test_every_manifest_is_complete(rendered_stack: RenderStack, stack: str) -> 
     for manifest in rendered_stack(stack).manifests:
         assert manifest.body["apiVersion"] and manifest.body["kind"]
         assert manifest.body["metadata"]["name"]
-        if manifest.kind != "Namespace":
+        if manifest.kind not in CLUSTER_SCOPED_KINDS:
             assert manifest.namespace not in (None, "default"), manifest.file_name
 
 

@@ -15,7 +15,18 @@ from infra.config.base import (
     image_digest,
     image_tag,
 )
-from infra.config.platform import ClusterConfig, PlatformConfig
+from infra.config.platform import (
+    AddonsConfig,
+    AlertingConfig,
+    CertManagerConfig,
+    ClusterConfig,
+    HelmChartConfig,
+    IngressNginxConfig,
+    JenkinsConfig,
+    MonitoringConfig,
+    PlatformConfig,
+    RegistryConfig,
+)
 from infra.config.services import (
     AutoscalingConfig,
     HealthConfig,
@@ -29,14 +40,22 @@ from infra.config.services import (
 __all__ = [
     "PROJECT",
     "SUPPORTED_KUBERNETES_MINORS",
+    "AddonsConfig",
+    "AlertingConfig",
     "AutoscalingConfig",
+    "CertManagerConfig",
     "ClusterConfig",
     "CrossFieldError",
     "Environment",
     "HealthConfig",
+    "HelmChartConfig",
     "ImageConfig",
     "IngressConfig",
+    "IngressNginxConfig",
+    "JenkinsConfig",
+    "MonitoringConfig",
     "PlatformConfig",
+    "RegistryConfig",
     "ResourcesConfig",
     "ServiceConfig",
     "SloConfig",

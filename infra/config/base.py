@@ -164,6 +164,26 @@ KubernetesVersion = Annotated[
 ]
 
 
+_CHART_VERSION = re.compile(
+    r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+)
+
+
+def _chart_version(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError(f"{value!r} is not an exact chart version such as 4.11.3 (no ranges, never 'latest')")
+    return value
+
+
+ChartVersion = Annotated[
+    str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v), AfterValidator(_chart_version)
+]
+HttpsUrl = Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$")]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+#: A Prometheus duration such as 15d or 12h.
+Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")]
+
+
 def image_digest(reference: str) -> str | None:
     """The ``sha256:`` digest of an image reference, if it is pinned by one."""
     match = _IMAGE_REF.match(reference)

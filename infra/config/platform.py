@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from typing import Annotated
+
+from pydantic import Field, SecretStr, StrictBool, StrictInt, model_validator
 
 from infra.config.base import (
+    ChartVersion,
     CrossFieldError,
     DnsLabel,
+    Duration,
+    Email,
     Environment,
     EnvVarName,
+    Hostname,
+    HttpsUrl,
+    ImageRef,
     KubernetesVersion,
     LabelKey,
     LabelValue,
+    Quantity,
     ServiceName,
     StrictModel,
 )
 from infra.config.services import ServiceConfig
+
+#: CNCF Distribution, pinned by digest (docker.io/library/registry:2.8.3).
+DEFAULT_REGISTRY_IMAGE = (
+    "docker.io/library/registry:2.8.3@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373"
+)
 
 
 class ClusterConfig(StrictModel):
@@ -37,13 +51,121 @@ class ClusterConfig(StrictModel):
 # --- AI services -----------------------------------------------------------
 
 
+class HelmChartConfig(StrictModel):
+    """What every Helm add-on declares: on or off, and an exact chart version."""
+
+    enabled: StrictBool = True
+    version: ChartVersion | None = None
+    """Exact chart version; required when enabled (never a range, never latest)."""
+    repository: HttpsUrl | None = None
+    """Chart repository; each add-on has a default."""
+    timeout_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = 600
+    replicas: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
+    """Controller replicas; each add-on sizes itself per environment when unset."""
+
+    @model_validator(mode="after")
+    def _version_when_enabled(self) -> HelmChartConfig:
+        if self.enabled and self.version is None:
+            raise ValueError("version is required when the add-on is enabled (pin an exact chart version)")
+        return self
+
+
+class IngressNginxConfig(HelmChartConfig):
+    max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "2g"
+    """Largest request body (model payloads, registry layers go through the registry's own limit)."""
+    proxy_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 600
+
+
+class CertManagerConfig(HelmChartConfig):
+    acme_email: Email | None = None
+    """Registration email for ACME (staging and prod); dev uses a self-signed CA."""
+    acme_server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+class AddonsConfig(StrictModel):
+    """Cluster add-ons; a missing one is not installed (e.g. the cluster provides it)."""
+
+    ingress_nginx: IngressNginxConfig | None = None
+    cert_manager: CertManagerConfig | None = None
+    metrics_server: HelmChartConfig | None = None
+    nvidia_device_plugin: HelmChartConfig | None = None
+    keda: HelmChartConfig | None = None
+
+
+class RegistryConfig(StrictModel):
+    """The platform's own container registry (CNCF Distribution)."""
+
+    enabled: StrictBool = True
+    host: Hostname
+    image: ImageRef = DEFAULT_REGISTRY_IMAGE
+    namespace: DnsLabel = "platform-registry"
+    storage_size: Quantity = "50Gi"
+    storage_class: DnsLabel | None = None
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
+
+
+class ReceiverConfig(StrictModel):
+    name: DnsLabel
+    webhook_url: HttpsUrl
+
+
+class AlertingConfig(StrictModel):
+    """Where alerts go: critical AI-service alerts page; everything else notifies."""
+
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    default_receiver: DnsLabel | None = None
+    critical_receiver: DnsLabel | None = None
+
+    @model_validator(mode="after")
+    def _routes_name_receivers(self) -> AlertingConfig:
+        names = [receiver.name for receiver in self.receivers]
+        problems = [
+            f"{key}: no receiver named {value!r}"
+            for key, value in (("defaultReceiver", self.default_receiver), ("criticalReceiver", self.critical_receiver))
+            if value is not None and value not in names
+        ]
+        if len(set(names)) != len(names):
+            problems.append("receivers: names must be unique")
+        if problems:
+            raise CrossFieldError(problems)
+        return self
+
+
+class MonitoringConfig(StrictModel):
+    """Prometheus, Alertmanager and Grafana (kube-prometheus-stack)."""
+
+    kube_prometheus_stack: HelmChartConfig
+    retention: Duration = "15d"
+    storage_size: Quantity = "50Gi"
+    grafana_host: Hostname | None = None
+    grafana_storage_size: Quantity = "10Gi"
+    alerting: AlertingConfig = AlertingConfig()
+
+
+class JenkinsConfig(HelmChartConfig):
+    """Jenkins (jenkinsci chart) with configuration as code."""
+
+    host: Hostname | None = None
+    storage_size: Quantity = "20Gi"
+    repository_url: HttpsUrl | None = None
+    """Git repository of this project; a multibranch job runs its Jenkinsfile."""
+    agent_image: ImageRef = "docker.io/pulumi/pulumi-python:3.140.0"
+
+
 class PlatformConfig(StrictModel):
     """The validated content of one stack file's ``ai-platform:`` namespace."""
 
     environment: Environment
     kubernetes_version: KubernetesVersion
     cluster: ClusterConfig = ClusterConfig()
+    addons: AddonsConfig = AddonsConfig()
+    registry: RegistryConfig | None = None
+    monitoring: MonitoringConfig | None = None
+    jenkins: JenkinsConfig | None = None
     services: list[ServiceConfig] = Field(default_factory=list)
+    registry_password: SecretStr | None = None
+    grafana_admin_password: SecretStr | None = None
+    jenkins_admin_password: SecretStr | None = None
     service_secrets: dict[ServiceName, dict[EnvVarName, SecretStr]] = Field(default_factory=dict)
     """Values of each service's ``secretEnv``; set with ``pulumi config set --secret --path``."""
 
@@ -75,6 +197,26 @@ class PlatformConfig(StrictModel):
                 )
         for name in sorted(set(self.service_secrets) - set(seen)):
             problems.append(f"serviceSecrets.{name}: there is no service named {name!r}")
+        problems.extend(self._platform_problems())
         if problems:
             raise CrossFieldError(problems)
         return self
+
+    def _platform_problems(self) -> list[str]:
+        problems = []
+        needs = (
+            (self.registry is not None and self.registry.enabled, "registryPassword", self.registry_password),
+            (self.monitoring is not None, "grafanaAdminPassword", self.grafana_admin_password),
+            (self.jenkins is not None and self.jenkins.enabled, "jenkinsAdminPassword", self.jenkins_admin_password),
+        )
+        for needed, key, value in needs:
+            if needed and value is None:
+                problems.append(f"{key}: is required; set it with `pulumi config set --secret {key} ...`")
+        issuer = self.addons.cert_manager
+        if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
+            problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
+        gpu = any(service.resources.gpu for service in self.services)
+        plugin = self.addons.nvidia_device_plugin
+        if gpu and plugin is not None and not plugin.enabled:
+            problems.append("addons.nvidiaDevicePlugin.enabled: GPU services need the device plugin")
+        return problems

@@ -31,7 +31,7 @@ from infra.offline.policy_gate import (
     policy_pack,
 )
 from infra.offline.runtime import PROJECT_ROOT, ProgramError, RecordedResource, run_program
-from infra.offline.schema import SchemaError, validate_manifest
+from infra.offline.schema import SchemaError, is_custom_resource, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
 from infra.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
 
@@ -152,9 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_report(report: CheckReport) -> None:
     rendered = report.rendered
+    custom = sum(is_custom_resource(str(m.body.get("apiVersion", ""))) for m in rendered.manifests)
     print(
         f"stack {rendered.stack.stack} ({rendered.config.environment}): {len(rendered.resources)} resources, "
         f"{len(rendered.manifests)} manifests, Kubernetes {rendered.config.kubernetes_version}"
+        + (f" ({custom} custom resources are validated by their CRDs at apply time)" if custom else "")
     )
     for error in report.schema_errors:
         print(f"schema error: {error}")

@@ -43,12 +43,20 @@ def available_versions() -> list[str]:
     return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 
+def is_custom_resource(api_version: str) -> bool:
+    """Custom resources (cert-manager.io, monitoring.coreos.com, ...) are validated by their CRDs at apply time."""
+    group = api_version.rpartition("/")[0]
+    return "." in group and not group.endswith("k8s.io")
+
+
 def validate_manifest(manifest: dict[str, Any], kubernetes_version: str, label: str) -> list[SchemaError]:
-    """All schema errors of one manifest (empty when it is valid)."""
+    """All schema errors of one built-in Kubernetes object (empty when it is valid)."""
     api_version = manifest.get("apiVersion")
     kind = manifest.get("kind")
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return [SchemaError(label, "$", "apiVersion and kind are required")]
+    if is_custom_resource(api_version):
+        return []
     validator = _validator(kubernetes_version, kind, api_version)
     if validator is None:
         return [SchemaError(label, "$", f"no schema for {kind} {api_version} in Kubernetes {kubernetes_version}")]

@@ -22,6 +22,12 @@ from ai_platform_policies.kube import (
 from ai_platform_policies.rule import Config, resource_rule, stack_rule
 
 MIN_REPLICAS = {"type": "integer", "minimum": 0, "default": 1, "description": "Fewest replicas a workload may run."}
+EXEMPT_WORKLOADS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "default": [],
+    "description": "True singletons as 'namespace/name' (e.g. a registry on a ReadWriteOnce volume).",
+}
 
 
 def _hpa_targets(resources: list[PolicyResource]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
@@ -61,7 +67,7 @@ def _replica_range(resource: PolicyResource, hpas: Mapping[tuple[str, str, str],
     "`exemptWorkloads` as 'namespace/name' with a reason in the policy config.",
     thresholds={
         "minReplicas": MIN_REPLICAS,
-        "exemptWorkloads": {"type": "array", "items": {"type": "string"}, "default": []},
+        "exemptWorkloads": EXEMPT_WORKLOADS,
     },
 )
 def workload_minimum_replicas(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
@@ -184,11 +190,17 @@ def multi_replica_spread(args: ResourceValidationArgs, config: Config, report: R
     "rolling-update-keeps-capacity",
     "Deployments roll out without dropping below the desired replica count.",
     severity="medium",
-    remediation="Use `strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}`.",
-    thresholds={"requireZeroUnavailable": {"type": "boolean", "default": True}},
+    remediation="Use `strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}`, or list a "
+    "true singleton in `exemptWorkloads`.",
+    thresholds={
+        "requireZeroUnavailable": {"type": "boolean", "default": True},
+        "exemptWorkloads": EXEMPT_WORKLOADS,
+    },
 )
 def rolling_update_keeps_capacity(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type != "kubernetes:apps/v1:Deployment" or not config["requireZeroUnavailable"]:
+        return
+    if f"{namespace(args.props)}/{name(args.props, args.name)}" in config["exemptWorkloads"]:
         return
     strategy = get(args.props, "spec", "strategy") or {}
     if strategy.get("type") == "Recreate":

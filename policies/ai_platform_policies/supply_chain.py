@@ -23,6 +23,17 @@ def image_registry(image: str) -> str:
     return "docker.io"
 
 
+def approved(image: str, entries: set[str]) -> bool:
+    """An entry is a registry host (``registry.example.com``) or a repository prefix
+    (``docker.io/library/registry``), which approves that repository alone."""
+    registry = image_registry(image)
+    name = image.split("@", 1)[0]
+    if registry == "docker.io" and not name.startswith("docker.io/"):
+        name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
+    repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return registry in entries or repository in entries
+
+
 def image_tag(image: str) -> str | None:
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
@@ -45,7 +56,8 @@ def platform_registry() -> str | None:
     "approved-registries",
     "Container images come only from the platform registry or the configured allow-list.",
     severity="high",
-    remediation="Push the image to the platform registry (or mirror it there) and reference it from there.",
+    remediation="Push the image to the platform registry (or mirror it there) and reference it from there; "
+    "approve a single outside repository with an entry such as docker.io/library/registry.",
     thresholds={"allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 def approved_registries(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
@@ -55,10 +67,9 @@ def approved_registries(args: ResourceValidationArgs, config: Config, report: Re
         allowed.add(own)
     for label, container in containers(pod_spec(args.resource_type, args.props)):
         image = str(container.get("image") or "")
-        registry = image_registry(image)
-        if registry not in allowed:
+        if not approved(image, allowed):
             report(
-                f"{describe(label, container)} pulls {image!r} from {registry}, which is not approved "
+                f"{describe(label, container)} pulls {image!r} from {image_registry(image)}, which is not approved "
                 f"(approved: {', '.join(sorted(allowed)) or 'none'}).",
                 None,
             )

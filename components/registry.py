@@ -1,0 +1,260 @@
+"""``ContainerRegistry``: the platform's private registry for AI service images.
+
+CNCF Distribution as our own resources (not a chart): a rendered
+``config.yml``, htpasswd auth from a Pulumi secret, a PersistentVolumeClaim
+(protected in prod), a single hardened replica (filesystem storage on a
+ReadWriteOnce volume cannot be shared), a Service, and a TLS Ingress that
+accepts multi-GB layer uploads. It also writes an image pull secret into
+every namespace that runs AI services, and exposes host and credentials for
+image builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kube import (
+    http_probe,
+    namespace_peer,
+    restricted_container_security_context,
+    restricted_pod_security_context,
+    selector_labels,
+    standard_labels,
+    tls_ingress_spec,
+)
+from components.registry_config import docker_config_json, htpasswd_line, registry_config_yaml
+from infra.config import ClusterConfig, Environment, RegistryConfig
+
+NAME = "registry"
+PULL_SECRET_NAME = "platform-registry"
+PORT = 5000
+METRICS_PORT = 5001
+
+
+@dataclass(frozen=True)
+class ContainerRegistryArgs:
+    config: RegistryConfig
+    environment: Environment
+    cluster: ClusterConfig
+    password: pulumi.Input[str]
+    """The registry user's password, a Pulumi secret."""
+    pull_secret_namespaces: Sequence[str] = ()
+    """Namespaces that get a pull secret for this registry."""
+
+
+class ContainerRegistry(pulumi.ComponentResource):
+    """A private image registry with authenticated pushes and pulls."""
+
+    TYPE = "ai-platform:registry:ContainerRegistry"
+
+    host: pulumi.Output[str]
+    username: pulumi.Output[str]
+    password: pulumi.Output[str]
+    pull_secret_name: str = PULL_SECRET_NAME
+    pull_secrets: dict[str, k8s.core.v1.Secret]
+
+    def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(self.TYPE, name, None, opts)
+        config = args.config
+        self._args = args
+        self._labels = standard_labels(NAME, "registry", args.environment)
+        password = pulumi.Output.secret(args.password)
+        child = pulumi.ResourceOptions(parent=self)
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-ns",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=config.namespace,
+                labels={**self._labels, "pod-security.kubernetes.io/enforce": "restricted"},
+            ),
+            opts=child,
+        )
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        settings = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=self._metadata(),
+            data={"config.yml": registry_config_yaml(realm=config.host)},
+            immutable=True,
+            opts=inside,
+        )
+        htpasswd = k8s.core.v1.Secret(
+            f"{name}-htpasswd",
+            metadata=self._metadata(),
+            type="Opaque",
+            string_data={"htpasswd": password.apply(lambda secret: htpasswd_line(config.username, secret))},
+            immutable=True,
+            opts=inside,
+        )
+        storage = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-storage",
+            metadata=self._metadata(NAME),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=config.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": config.storage_size}),
+            ),
+            # Images are data: in prod neither `pulumi destroy` nor a refactor may drop them.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace], protect=args.environment == "prod"),
+        )
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=self._metadata(NAME), automount_service_account_token=False, opts=inside
+        )
+        k8s.apps.v1.Deployment(
+            name,
+            metadata=self._metadata(NAME),
+            spec=self._deployment(account, settings, htpasswd, storage),
+            opts=inside,
+        )
+        service = k8s.core.v1.Service(
+            name,
+            metadata=self._metadata(NAME),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector_labels(NAME),
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=PORT, target_port="http"),
+                    k8s.core.v1.ServicePortArgs(name="metrics", port=METRICS_PORT, target_port="metrics"),
+                ],
+            ),
+            opts=inside,
+        )
+        self._network_policy(name, inside)
+        self._ingress(name, service, inside)
+        self.pull_secrets = {
+            target: k8s.core.v1.Secret(
+                f"{name}-pull-{target}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=PULL_SECRET_NAME, namespace=target, labels=self._labels),
+                type="kubernetes.io/dockerconfigjson",
+                string_data={
+                    ".dockerconfigjson": password.apply(
+                        lambda secret: docker_config_json(config.host, config.username, secret)
+                    )
+                },
+                opts=child,
+            )
+            for target in args.pull_secret_namespaces
+        }
+        self.host = pulumi.Output.from_input(config.host)
+        self.username = pulumi.Output.from_input(config.username)
+        self.password = password
+        self.register_outputs({"host": self.host, "username": self.username, "password": self.password})
+
+    def _metadata(self, name: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._args.config.namespace, labels=self._labels)
+
+    def _deployment(
+        self,
+        account: k8s.core.v1.ServiceAccount,
+        settings: k8s.core.v1.ConfigMap,
+        htpasswd: k8s.core.v1.Secret,
+        storage: k8s.core.v1.PersistentVolumeClaim,
+    ) -> k8s.apps.v1.DeploymentSpecArgs:
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/docker/registry", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="auth", mount_path="/auth", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/registry"),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+        ]
+        volumes = [
+            k8s.core.v1.VolumeArgs(
+                name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=settings.metadata.name)
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="auth",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=htpasswd.metadata.name, default_mode=0o440),
+            ),
+            k8s.core.v1.VolumeArgs(
+                name="data",
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=storage.metadata.name
+                ),
+            ),
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
+        ]
+        container = k8s.core.v1.ContainerArgs(
+            name=NAME,
+            image=self._args.config.image,
+            image_pull_policy="IfNotPresent",
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name="http", container_port=PORT),
+                k8s.core.v1.ContainerPortArgs(name="metrics", container_port=METRICS_PORT),
+            ],
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "250m", "memory": "512Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
+            ),
+            liveness_probe=http_probe("/", "http", period_seconds=10, failure_threshold=3),
+            readiness_probe=http_probe("/", "http", period_seconds=5, failure_threshold=2),
+            security_context=restricted_container_security_context(),
+            volume_mounts=mounts,
+        )
+        return k8s.apps.v1.DeploymentSpecArgs(
+            # One writer on a ReadWriteOnce volume: replace, never run two at once.
+            replicas=1,
+            strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+            revision_history_limit=5,
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
+            template=k8s.core.v1.PodTemplateSpecArgs(
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                spec=k8s.core.v1.PodSpecArgs(
+                    service_account_name=account.metadata.name,
+                    automount_service_account_token=False,
+                    security_context=restricted_pod_security_context(),
+                    containers=[container],
+                    volumes=volumes,
+                ),
+            ),
+        )
+
+    def _network_policy(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        cluster = self._args.cluster
+        k8s.networking.v1.NetworkPolicy(
+            name,
+            metadata=self._metadata(NAME),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[namespace_peer(cluster.ingress_namespace)],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port="http", protocol="TCP")],
+                    ),
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[namespace_peer(cluster.monitoring_namespace)],
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port="metrics", protocol="TCP")],
+                    ),
+                ],
+            ),
+            opts=opts,
+        )
+
+    def _ingress(self, name: str, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions) -> None:
+        config = self._args.config
+        cluster = self._args.cluster
+        k8s.networking.v1.Ingress(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAME,
+                namespace=config.namespace,
+                labels=self._labels,
+                annotations={
+                    "cert-manager.io/cluster-issuer": cluster.cluster_issuer,
+                    # Layers are often several GB: no size limit, no buffering, long timeouts.
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+                    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+                    "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
+                    "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
+                },
+            ),
+            spec=tls_ingress_spec(
+                host=config.host,
+                path="/",
+                service_name=service.metadata.name,
+                port_name="http",
+                ingress_class=cluster.ingress_class_name,
+            ),
+            opts=opts,
+        )
