@@ -1,0 +1,1 @@
+"""text-classifier: routes a customer-service message to an intent."""

@@ -1,0 +1,174 @@
+"""HTTP API of the text classifier.
+
+    GET  /healthz       liveness: the process serves requests
+    GET  /readyz        readiness: 200 only once the model is loaded
+    POST /v1/classify   {"texts": [...]} -> {"predictions": [{"label", "score"}], "model": {"name", "version"}}
+    GET  /metrics       Prometheus metrics (see app/metrics.py)
+
+Run locally from this folder: ``uvicorn app.main:app --host 127.0.0.1 --port PORT``.
+Bad input is always a 4xx with a message: malformed JSON 400, wrong types or
+missing fields 422, too many or too long texts 422, a body over the limit 413.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app import metrics
+from app.logs import configure_logging
+from app.model import IntentModel
+
+MODEL_DIR = Path(os.environ.get("MODEL_DIR", Path(__file__).resolve().parent.parent / "model"))
+MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
+MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "2000"))
+MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
+ROUTES = {"/healthz", "/readyz", "/v1/classify", "/metrics"}
+
+log = logging.getLogger("text-classifier")
+
+
+class ClassifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+
+
+class ModelHolder:
+    """The model, loaded in the background so liveness answers while it loads."""
+
+    def __init__(self) -> None:
+        self.model: IntentModel | None = None
+        self.error: str | None = None
+
+    def load(self, directory: Path) -> None:
+        try:
+            started = time.perf_counter()
+            self.model = IntentModel.load(directory)
+            metrics.MODEL_INFO.labels(name=self.model.name, version=self.model.version).set(1)
+            log.info(
+                "model loaded",
+                extra={
+                    "model": self.model.name,
+                    "version": self.model.version,
+                    "heldOutAccuracy": self.model.held_out_accuracy,
+                    "seconds": round(time.perf_counter() - started, 3),
+                },
+            )
+        except (OSError, ValueError, KeyError) as error:
+            self.error = f"{type(error).__name__}: {error}"
+            log.error("model failed to load", extra={"error": self.error, "directory": str(directory)})
+
+
+holder = ModelHolder()
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    configure_logging()
+    threading.Thread(target=holder.load, args=(MODEL_DIR,), name="model-loader", daemon=True).start()
+    yield
+    log.info("shutting down: in-flight requests finish first")
+
+
+app = FastAPI(title="text-classifier", version="0.1.0", lifespan=lifespan)
+
+
+@app.middleware("http")
+async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    route = request.url.path if request.url.path in ROUTES else "other"
+    started = time.perf_counter()
+    metrics.IN_FLIGHT.inc()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        elapsed = time.perf_counter() - started
+        metrics.IN_FLIGHT.dec()
+        metrics.REQUESTS.labels(route=route, method=request.method, status=str(status)).inc()
+        metrics.DURATION.labels(route=route).observe(elapsed)
+        if route != "/metrics":
+            log.info(
+                "request",
+                extra={"route": route, "method": request.method, "status": status, "ms": round(elapsed * 1000, 2)},
+            )
+
+
+def problem(status: int, message: str, **details: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message, **details})
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/readyz")
+async def readyz() -> JSONResponse:
+    if holder.model is None:
+        return problem(503, holder.error or "model is loading")
+    return JSONResponse({"status": "ready", "model": holder.model.version})
+
+
+async def read_body(request: Request) -> bytes | JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return problem(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            return problem(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+@app.post("/v1/classify")
+async def classify(request: Request) -> JSONResponse:
+    model = holder.model
+    if model is None:
+        return problem(503, "model is not loaded yet")
+    body = await read_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return problem(400, f"body is not valid JSON: {error}")
+    try:
+        parsed = ClassifyRequest.model_validate(document)
+    except ValidationError as error:
+        issues = [
+            {"field": ".".join(str(part) for part in issue["loc"]) or "body", "message": issue["msg"]}
+            for issue in error.errors(include_url=False)
+        ]
+        return problem(422, 'invalid request: expected {"texts": ["...", ...]}', issues=issues)
+    too_long = [index for index, text in enumerate(parsed.texts) if len(text) > MAX_TEXT_CHARS]
+    if too_long:
+        return problem(422, f"texts longer than {MAX_TEXT_CHARS} characters", indexes=too_long)
+    metrics.BATCH_SIZE.observe(len(parsed.texts))
+    predictions = model.predict(parsed.texts)
+    return JSONResponse(
+        {
+            "predictions": [{"label": p.label, "score": p.score} for p in predictions],
+            "model": {"name": model.name, "version": model.version},
+        }
+    )
+
+
+@app.get("/metrics")
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

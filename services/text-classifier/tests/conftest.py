@@ -1,0 +1,89 @@
+"""Fixtures for the text-classifier's own tests: a freshly trained model and a running server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent
+if str(SERVICE_DIR) not in sys.path:
+    sys.path.insert(0, str(SERVICE_DIR))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+def start_server(model_dir: Path, log: Path, *, ready_path: str = "/readyz", **env: str) -> Server:
+    """``uvicorn app.main:app --host 127.0.0.1 --port PORT`` from the service folder, as documented."""
+    port = free_port()
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=SERVICE_DIR,
+        env={**os.environ, "MODEL_DIR": str(model_dir), **env},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{server.url}{ready_path}", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(f"the server did not become ready:\n{log.read_text()}")
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from app.train import main as train
+
+    directory = tmp_path_factory.mktemp("model")
+    assert train(["--out", str(directory)]) == 0
+    return directory
+
+
+@pytest.fixture(scope="session")
+def server(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_server(trained_model, tmp_path_factory.mktemp("logs") / "server.log")
+    try:
+        yield running
+    finally:
+        stop_server(running)

@@ -1,0 +1,146 @@
+"""The text-classifier's real HTTP API, served by uvicorn on loopback."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SERVICE_DIR, Server, start_server, stop_server
+
+
+def test_liveness_and_readiness(server: Server) -> None:
+    with server.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("Where is my parcel? It should have arrived on Monday", "delivery"),
+        ("I was charged twice on my credit card", "billing"),
+        ("I want my money back for this broken blender", "refund"),
+        ("I forgot my password and cannot log in", "account"),
+        ("The app crashes when I open the settings page", "technical"),
+        ("What are your opening hours on Sunday?", "other"),
+    ],
+)
+def test_classifies_customer_messages(server: Server, text: str, label: str) -> None:
+    with server.client() as client:
+        response = client.post("/v1/classify", json={"texts": [text]})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["predictions"][0]["label"] == label
+    assert 0 < body["predictions"][0]["score"] <= 1
+    assert body["model"]["name"] == "intent-tfidf-logreg"
+
+
+def test_batches_keep_their_order(server: Server) -> None:
+    texts = ["refund my order", "reset my password"] * 16
+    with server.client() as client:
+        body = client.post("/v1/classify", json={"texts": texts}).json()
+    assert [p["label"] for p in body["predictions"]] == ["refund", "account"] * 16
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "fragment"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"\xff\xfe", 400, "not valid JSON"),
+        (b"[]", 422, "invalid request"),
+        (b"{}", 422, "invalid request"),
+        (b'{"texts": "one string"}', 422, "invalid request"),
+        (b'{"texts": [1, 2]}', 422, "invalid request"),
+        (b'{"texts": []}', 422, "invalid request"),
+        (b'{"texts": ["ok"], "extra": true}', 422, "invalid request"),
+        (json.dumps({"texts": ["x"] * 65}).encode(), 422, "invalid request"),
+        (json.dumps({"texts": ["x" * 2001]}).encode(), 422, "longer than 2000 characters"),
+        (json.dumps({"texts": ["x" * 1000] * 1100}).encode(), 413, "larger than"),
+    ],
+)
+def test_bad_input_is_a_4xx_with_a_message(server: Server, content: bytes, status: int, fragment: str) -> None:
+    with server.client() as client:
+        response = client.post("/v1/classify", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert fragment in response.json()["error"]
+
+
+def test_metrics_expose_the_platform_contract(server: Server) -> None:
+    with server.client() as client:
+        client.post("/v1/classify", json={"texts": ["hello", "where is my order"]})
+        client.post("/v1/classify", content=b"{")
+        text = client.get("/metrics").text
+    assert 'ai_service_requests_total{method="POST",route="/v1/classify",status="200"}' in text
+    assert 'ai_service_requests_total{method="POST",route="/v1/classify",status="400"}' in text
+    assert 'ai_service_request_duration_seconds_bucket{le="0.005",route="/v1/classify"}' in text
+    assert "ai_service_requests_in_flight " in text
+    assert 'ai_service_batch_size_bucket{le="2.0"}' in text
+    assert 'ai_service_model_info{name="intent-tfidf-logreg"' in text
+
+
+def test_logs_are_json(server: Server) -> None:
+    with server.client() as client:
+        client.get("/healthz")
+    lines = [line for line in server.log.read_text().splitlines() if line.startswith("{")]
+    records = [json.loads(line) for line in lines]
+    assert any(r.get("message") == "request" and r.get("route") == "/healthz" for r in records)
+    assert any(r.get("message") == "model loaded" for r in records)
+
+
+def test_alive_but_not_ready_without_a_model(tmp_path: Path) -> None:
+    running = start_server(tmp_path / "missing", tmp_path / "server.log", ready_path="/healthz")
+    try:
+        with running.client() as client:
+            assert client.get("/healthz").status_code == 200
+            not_ready = client.get("/readyz")
+            assert not_ready.status_code == 503
+            assert "FileNotFoundError" in not_ready.json()["error"]
+            assert client.post("/v1/classify", json={"texts": ["hi"]}).status_code == 503
+    finally:
+        stop_server(running)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(trained_model: Path, tmp_path: Path) -> None:
+    running = start_server(trained_model, tmp_path / "server.log")
+    try:
+        body = json.dumps({"texts": ["where is my parcel"]}).encode()
+        host, port = running.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            head = (
+                f"POST /v1/classify HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            connection.sendall(head + body[:5])  # the request is now in flight
+            time.sleep(0.3)
+            running.process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            connection.sendall(body[5:])
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200")
+        assert b'"delivery"' in answer
+        # uvicorn exits after a graceful shutdown, re-raising SIGTERM for its exit status.
+        assert running.process.wait(timeout=10) in (0, -signal.SIGTERM)
+        assert "in-flight requests finish first" in running.log.read_text()
+    finally:
+        stop_server(running)
+
+
+def test_committed_model_is_trained_from_the_committed_data(trained_model: Path) -> None:
+    from app.model import IntentModel
+
+    shipped = IntentModel.load(SERVICE_DIR / "model")
+    fresh = IntentModel.load(trained_model)
+    assert shipped.version == fresh.version, "retrain: python -m app.train --out model"
+    assert fresh.held_out_accuracy >= 0.7
+    texts = ["my invoice is wrong", "the courier lost my box"]
+    assert shipped.predict(texts) == fresh.predict(texts)
+    assert httpx.__version__  # the client the tests use is installed
