@@ -24,7 +24,9 @@ from components.helm_addon import HelmAddonArgs
 from components.jenkins import Jenkins
 from components.monitoring import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.service_image import ServiceImage, ServiceImageArgs
 from infra.config import PlatformConfig, ServiceConfig
+from infra.config.services import PROJECT_ROOT
 
 
 class Platform(pulumi.ComponentResource):
@@ -144,6 +146,25 @@ class Platform(pulumi.ComponentResource):
             opts=self._after(self.addons.ready),
         )
 
+    def _image(self, service: ServiceConfig) -> pulumi.Input[str]:
+        """A prebuilt reference as given, or the digest of the image built from source."""
+        if service.image.ref is not None:
+            return service.image.ref
+        registry = self.registry
+        assert service.image.build is not None and registry is not None, "validated: builds need the registry"
+        image = ServiceImage(
+            f"{service.name}-image",
+            ServiceImageArgs(
+                context=PROJECT_ROOT / service.image.build,
+                repository=pulumi.Output.concat(registry.host, "/ai/", service.name),
+                registry_host=registry.host,
+                username=registry.username,
+                password=registry.password,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry]),
+        )
+        return image.image_ref
+
     def _service(self, service: ServiceConfig) -> AiService:
         config = self._config
         secrets = config.service_secrets.get(service.name, {})
@@ -156,7 +177,7 @@ class Platform(pulumi.ComponentResource):
                 service=service,
                 environment=config.environment,
                 cluster=config.cluster,
-                image=service.image.ref,
+                image=self._image(service),
                 secret_values={key: pulumi.Output.secret(value.get_secret_value()) for key, value in secrets.items()},
                 image_pull_secret=self.registry.pull_secret_name if self.registry else None,
             ),

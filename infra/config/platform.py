@@ -215,6 +215,10 @@ class PlatformConfig(StrictModel):
         issuer = self.addons.cert_manager
         if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
             problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
+        registry = self.registry is not None and self.registry.enabled
+        for index, service in enumerate(self.services):
+            if service.image.build is not None and not registry:
+                problems.append(f"services[{index}].image.build: building images needs the platform `registry`")
         gpu = any(service.resources.gpu for service in self.services)
         plugin = self.addons.nvidia_device_plugin
         if gpu and plugin is not None and not plugin.enabled:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import AfterValidator, Field, StrictInt, model_validator
 
 from infra.config.base import (
     DnsLabel,
@@ -20,11 +21,34 @@ from infra.config.base import (
 )
 from infra.quantity import parse_quantity
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _build_context(value: str) -> str:
+    path = Path(value)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"{value!r} must be a folder inside the project, e.g. services/text-classifier")
+    if not (PROJECT_ROOT / path / "Dockerfile").is_file():
+        raise ValueError(f"{value!r} has no Dockerfile")
+    return path.as_posix()
+
+
+BuildContext = Annotated[str, AfterValidator(_build_context)]
+
 
 class ImageConfig(StrictModel):
-    """Where a service's image comes from: a pinned reference (digest-pinned in prod)."""
+    """Where a service's image comes from: built from source, or a pinned reference."""
 
-    ref: ImageRef
+    build: BuildContext | None = None
+    """Build context relative to the project root; built with pulumi-docker and deployed by digest."""
+    ref: ImageRef | None = None
+    """A prebuilt image; pin it by digest in prod."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ImageConfig:
+        if (self.build is None) == (self.ref is None):
+            raise ValueError("set exactly one of 'build' (a source folder) or 'ref' (an image reference)")
+        return self
 
 
 class AutoscalingConfig(StrictModel):

@@ -96,6 +96,12 @@ class PlatformMocks(pulumi_mocks.Mocks):
         outputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             return f"{args.name}-provider-id", outputs
+        if args.typ == "docker:index/image:Image":
+            # The tag is a digest of the build context, so this changes exactly when the code does.
+            image_name = str(outputs["imageName"])
+            repository = image_name.rsplit(":", 1)[0]
+            outputs["repoDigest"] = f"{repository}@sha256:{hashlib.sha256(image_name.encode()).hexdigest()}"
+            return image_name, outputs
         metadata = outputs.get("metadata")
         if isinstance(metadata, dict) and args.typ.startswith("kubernetes:"):
             metadata = dict(metadata)
