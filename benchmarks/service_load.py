@@ -114,13 +114,17 @@ def main() -> int:
             ("classify, batch 32", {"texts": (TEXTS * 8)[:32]}, max(1, args.requests // 4)),
         ]
         asyncio.run(drive(url, "warm-up", 200, args.concurrency, {"texts": TEXTS}))
-        results = [asyncio.run(drive(url, name, count, args.concurrency, payload)) for name, payload, count in scenarios]
+        results = [
+            asyncio.run(drive(url, name, count, args.concurrency, payload)) for name, payload, count in scenarios
+        ]
     finally:
         server.terminate()
         server.wait(timeout=15)
 
-    print(f"text-classifier on {platform.machine()} ({os.cpu_count()} cores), one uvicorn worker, "
-          f"{args.concurrency} concurrent clients, Python {platform.python_version()}\n")
+    print(
+        f"text-classifier on {platform.machine()} ({os.cpu_count()} cores), one uvicorn worker, "
+        f"{args.concurrency} concurrent clients, Python {platform.python_version()}\n"
+    )
     print("| scenario | requests | texts/s | requests/s | p50 ms | p95 ms | p99 ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for result, (_, payload, _) in zip(results, scenarios, strict=True):
@@ -131,8 +135,10 @@ def main() -> int:
         )
     ratio = results[1].throughput / results[0].throughput
     verdict = "met" if ratio >= 0.5 else "NOT met"
-    print(f"\nbatch-1 classification reaches {ratio:.0%} of the /healthz floor (target 50%: {verdict}); "
-          f"median of all latencies {statistics.median(results[1].latencies) * 1000:.1f} ms")
+    print(
+        f"\nbatch-1 classification reaches {ratio:.0%} of the /healthz floor (target 50%: {verdict}); "
+        f"median of all latencies {statistics.median(results[1].latencies) * 1000:.1f} ms"
+    )
     return 0
 
 

@@ -67,7 +67,7 @@ def service_rules(service: ServiceConfig) -> dict[str, Any]:
             "labels": {**labels, "severity": "critical"},
             "annotations": {
                 "summary": f"{service.name}: more than {slo.error_ratio:.2%} of requests fail",
-                "description": "5xx ratio over 5 minutes is {{ $value | humanizePercentage }}.",
+                "description": f"More than {slo.error_ratio:.2%} of requests answered 5xx for 5 minutes (the SLO).",
             },
         },
         {
@@ -77,7 +77,7 @@ def service_rules(service: ServiceConfig) -> dict[str, Any]:
             "labels": {**labels, "severity": "warning"},
             "annotations": {
                 "summary": f"{service.name}: p95 latency above {slo.latency_p95_ms} ms",
-                "description": "p95 latency over 5 minutes is {{ $value | humanizeDuration }}.",
+                "description": f"p95 latency stayed above the {slo.latency_p95_ms} ms SLO for 10 minutes.",
             },
         },
         {
@@ -95,7 +95,7 @@ def service_rules(service: ServiceConfig) -> dict[str, Any]:
             ),
             "for": "10m",
             "labels": {**labels, "severity": "warning"},
-            "annotations": {"summary": f"{service.name}: {{{{ $value }}}} replica(s) unavailable for 10 minutes"},
+            "annotations": {"summary": f"{service.name}: replicas unavailable for 10 minutes"},
         },
         {
             "alert": "AiServiceRestarting",
@@ -126,7 +126,14 @@ def service_rules(service: ServiceConfig) -> dict[str, Any]:
                 "name": f"ai-service.{service.name}.recording",
                 "rules": [
                     {"record": REQUEST_RATE, "expr": f"{by} (rate({REQUESTS}{{{sel}}}[5m]))"},
-                    {"record": ERROR_RATE, "expr": f'{by} (rate({REQUESTS}{{{sel}, status=~"5.."}}[5m]))'},
+                    {
+                        # `or ... * 0`: a service without a single 5xx has an error rate of 0, not no data.
+                        "record": ERROR_RATE,
+                        "expr": (
+                            f'{by} (rate({REQUESTS}{{{sel}, status=~"5.."}}[5m])) '
+                            f"or {by} (rate({REQUESTS}{{{sel}}}[5m])) * 0"
+                        ),
+                    },
                     {"record": ERROR_RATIO, "expr": f"{ERROR_RATE}{{{sel}}} / {REQUEST_RATE}{{{sel}}}"},
                     {"record": LATENCY_P50, "expr": quantile("0.5")},
                     {"record": LATENCY_P95, "expr": quantile("0.95")},

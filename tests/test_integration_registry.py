@@ -1,0 +1,128 @@
+"""The real ``docker-registry`` (CNCF Distribution) runs with the files ContainerRegistry renders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from components.registry_config import htpasswd_line, registry_config_yaml
+from tests.processes import free_port, require_binary, running
+
+pytestmark = pytest.mark.integration
+USER, PASSWORD = "ci", "correct horse battery staple"
+REPOSITORY = "ai/text-classifier"
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@contextmanager
+def registry(directory: Path, htpasswd: str) -> Iterator[str]:
+    """The registry on loopback with our config.yml and htpasswd; storage under ``directory``."""
+    binary = require_binary("docker-registry")
+    port, debug_port = free_port(), free_port()
+    (directory / "storage").mkdir(exist_ok=True)
+    (directory / "htpasswd").write_text(htpasswd)
+    (directory / "config.yml").write_text(
+        registry_config_yaml(
+            realm="registry.example.com",
+            storage_dir=str(directory / "storage"),
+            htpasswd_path=str(directory / "htpasswd"),
+            addr=f"127.0.0.1:{port}",
+            debug_addr=f"127.0.0.1:{debug_port}",
+        )
+    )
+    url = f"http://127.0.0.1:{port}"
+    with running([binary, "serve", str(directory / "config.yml")], directory / "registry.log", ready_url=f"{url}/"):
+        yield url
+
+
+def push_blob(client: httpx.Client, content: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(content).hexdigest()
+    start = client.post(f"/v2/{REPOSITORY}/blobs/uploads/")
+    assert start.status_code == 202, start.text
+    location = start.headers["location"]
+    separator = "&" if "?" in location else "?"
+    done = client.put(f"{location}{separator}digest={digest}", content=content)
+    assert done.status_code == 201, done.text
+    return digest
+
+
+def test_auth_push_restart_pull(tmp_path: Path) -> None:
+    credentials = htpasswd_line(USER, PASSWORD)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    layer = hashlib.sha256(b"seed").digest() * 4096  # 128 KiB of "model weights"
+
+    with registry(tmp_path, credentials) as url:
+        assert httpx.get(f"{url}/v2/").status_code == 401
+        assert httpx.get(f"{url}/v2/", auth=(USER, "wrong password")).status_code == 401
+        assert httpx.get(f"{url}/v2/", auth=("mallory", PASSWORD)).status_code == 401
+        with httpx.Client(base_url=url, auth=(USER, PASSWORD), timeout=30) as client:
+            assert client.get("/v2/").status_code == 200
+            config_digest = push_blob(client, config)
+            layer_digest = push_blob(client, layer)
+            manifest = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": MANIFEST_TYPE,
+                    "config": {
+                        "mediaType": "application/vnd.docker.container.image.v1+json",
+                        "size": len(config),
+                        "digest": config_digest,
+                    },
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                            "size": len(layer),
+                            "digest": layer_digest,
+                        }
+                    ],
+                }
+            ).encode()
+            pushed = client.put(
+                f"/v2/{REPOSITORY}/manifests/0.1.0", content=manifest, headers={"content-type": MANIFEST_TYPE}
+            )
+            assert pushed.status_code == 201, pushed.text
+            manifest_digest = pushed.headers["docker-content-digest"]
+
+    # A restart (a new pod on the same volume) keeps everything.
+    with (
+        registry(tmp_path, credentials) as url,
+        httpx.Client(base_url=url, auth=(USER, PASSWORD), timeout=30) as client,
+    ):
+        by_tag = client.get(f"/v2/{REPOSITORY}/manifests/0.1.0", headers={"accept": MANIFEST_TYPE})
+        assert by_tag.status_code == 200
+        assert by_tag.content == manifest
+        assert (
+            client.get(f"/v2/{REPOSITORY}/manifests/{manifest_digest}", headers={"accept": MANIFEST_TYPE}).content
+            == manifest
+        )
+        assert client.get(f"/v2/{REPOSITORY}/blobs/{layer_digest}").content == layer
+        assert client.get(f"/v2/{REPOSITORY}/blobs/{config_digest}").content == config
+        assert client.get("/v2/_catalog").json() == {"repositories": [REPOSITORY]}
+
+
+def test_a_broken_htpasswd_lets_nobody_in(tmp_path: Path) -> None:
+    broken = htpasswd_line(USER, PASSWORD).replace("$2b$10$", "$2b$10$x", 1)
+    with registry(tmp_path, broken) as url:
+        assert httpx.get(f"{url}/v2/", auth=(USER, PASSWORD)).status_code == 401
+
+
+def test_the_registry_refuses_a_broken_config(tmp_path: Path) -> None:
+    binary = require_binary("docker-registry")
+    port = free_port()
+    text = registry_config_yaml(
+        realm="r", storage_dir=str(tmp_path), htpasswd_path=str(tmp_path / "h"), addr=f"127.0.0.1:{port}"
+    )
+    (tmp_path / "config.yml").write_text(text.replace("filesystem:", "filesystemm:"))
+    with (
+        pytest.raises(RuntimeError, match="exited"),
+        running(
+            [binary, "serve", str(tmp_path / "config.yml")], tmp_path / "log", ready_url=f"http://127.0.0.1:{port}/"
+        ),
+    ):
+        pass
