@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,12 +76,15 @@ class ServiceImage(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self.tag = context_digest(args.context)[:16]
         image_name = pulumi.Output.concat(args.repository, ":", self.tag)
+        # Relative to the program's working directory (infra/ under the engine), so the
+        # inputs do not depend on where the repository is checked out.
+        context = Path(os.path.relpath(args.context))
         image = docker.Image(
             name,
             image_name=image_name,
             build=docker.DockerBuildArgs(
-                context=str(args.context),
-                dockerfile=str(args.context / "Dockerfile"),
+                context=context.as_posix(),
+                dockerfile=(context / "Dockerfile").as_posix(),
                 platform=PLATFORM,
                 # Reuse layers of the image already pushed for this exact source, if any.
                 cache_from=docker.CacheFromArgs(images=[image_name]),

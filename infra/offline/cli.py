@@ -2,6 +2,7 @@
 
     python -m infra.offline render (--stack NAME | --config FILE) --out DIR
     python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json]
+    python -m infra.offline diff   --stack NAME --base GITREF [--format text|markdown]
     python -m infra.offline schema
 
 Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import PlatformConfig
+from infra.offline.diff import DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import Manifest, to_manifests, write_render
 from infra.offline.policy_gate import (
     PolicyConfigError,
@@ -115,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "schema":
         print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
         return EXIT_OK
+    if args.command == "diff":
+        return _diff(args.stack, args.base, args.format)
     stack_file = Path(args.config) if args.config else stack_path(args.stack)
     try:
         rendered = render(stack_file)
@@ -148,6 +152,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         _print_report(report)
     return EXIT_FINDINGS if report.failed else EXIT_OK
+
+
+def _diff(stack: str, base: str, output: str) -> int:
+    """Render the stack at ``base`` and in the working tree once each, and compare."""
+    try:
+        head = render(stack_path(stack))
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except ProgramError as error:
+        print(f"{stack}: the program failed: {error}", file=sys.stderr)
+        return EXIT_FINDINGS
+    try:
+        before = render_at_ref(PROJECT_ROOT, base, stack)
+    except DiffError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_FINDINGS
+    after = json.loads(json.dumps([resource.as_json() for resource in head.resources]))
+    result = compare(stack, before, after)
+    print(format_markdown(result) if output == "markdown" else format_text(result))
+    return EXIT_OK
 
 
 def _print_report(report: CheckReport) -> None:
@@ -193,6 +218,11 @@ def _parser() -> argparse.ArgumentParser:
     check_command.add_argument(
         "--policy-config", help="policy pack config file (default: policies/config/<environment>.json)"
     )
+
+    diff_command = commands.add_parser("diff", help="compare the desired state at a git ref with the working tree")
+    diff_command.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.NAME.yaml")
+    diff_command.add_argument("--base", required=True, help="git ref to compare against, e.g. origin/main")
+    diff_command.add_argument("--format", choices=("text", "markdown"), default="text")
 
     commands.add_parser("schema", help="print the JSON Schema of the ai-platform stack config")
     return parser

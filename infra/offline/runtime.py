@@ -58,7 +58,7 @@ class RecordedResource:
             "name": self.name,
             "parent": self.parent,
             "custom": self.custom,
-            "inputs": mask_secrets(self.inputs),
+            "inputs": mask_secrets(self.inputs, fingerprint=True),
             "options": self.options,
         }
 
@@ -67,21 +67,33 @@ class ProgramError(Exception):
     """The program failed for a reason other than invalid config."""
 
 
-def mask_secrets(value: Any) -> Any:
-    """Replace every wrapped Pulumi secret by ``[secret]``; integral floats become ints."""
+def mask_secrets(value: Any, *, fingerprint: bool = False) -> Any:
+    """Replace every wrapped Pulumi secret by ``[secret]``; integral floats become ints.
+
+    With ``fingerprint``, the mask carries a short hash of the (offline
+    placeholder) value, ``[secret:1a2b3c4d]``, so that ``diff`` can tell a
+    rotated secret from an unchanged one without ever showing either.
+    """
     if rpc.is_rpc_secret(value):
         inner = value["value"]
         # A secret map (Secret.stringData) keeps its keys; only values are hidden.
         if isinstance(inner, dict):
-            return {key: SECRET_MASK for key in inner}
-        return SECRET_MASK
+            return {key: _mask(item, fingerprint) for key, item in inner.items()}
+        return _mask(inner, fingerprint)
     if isinstance(value, dict):
-        return {key: mask_secrets(item) for key, item in value.items()}
+        return {key: mask_secrets(item, fingerprint=fingerprint) for key, item in value.items()}
     if isinstance(value, list):
-        return [mask_secrets(item) for item in value]
+        return [mask_secrets(item, fingerprint=fingerprint) for item in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _mask(secret: Any, fingerprint: bool) -> str:
+    if not fingerprint:
+        return SECRET_MASK
+    digest = hashlib.sha256(json.dumps(secret, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return f"{SECRET_MASK[:-1]}:{digest}]"
 
 
 def _provider_urn(reference: str) -> str | None:

@@ -1,0 +1,215 @@
+"""``python -m infra.offline diff``: what a change does to a stack's desired state, without credentials.
+
+Renders the stack once at the base ref (in a temporary git worktree, with the
+base's own code) and once in the working tree, then compares the recorded
+resources by URN: added, removed, and changed with every changed field's old
+and new value. Secrets never appear: a changed secret shows as changed, masked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.offline.runtime import SECRET_MASK
+
+#: How a changed secret is shown on both sides.
+CHANGED_SECRET = f"{SECRET_MASK} (changed)"
+_MAX_VALUE = 160
+
+
+class DiffError(Exception):
+    """The base could not be checked out or rendered."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    urn: str
+    type: str
+    name: str
+    fields: list[FieldChange] = field(default_factory=list)
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    added: list[ResourceChange] = field(default_factory=list)
+    removed: list[ResourceChange] = field(default_factory=list)
+    changed: list[ResourceChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.changed)
+
+    def summary(self) -> str:
+        if self.empty:
+            return "no changes"
+        return f"{len(self.added)} to add, {len(self.changed)} to change, {len(self.removed)} to remove"
+
+
+def compare(stack: str, base: list[dict[str, Any]], head: list[dict[str, Any]]) -> StackDiff:
+    """Compare two ``resources.json`` lists by URN."""
+    old = {resource["urn"]: resource for resource in base}
+    new = {resource["urn"]: resource for resource in head}
+    diff = StackDiff(stack)
+    for urn in sorted(new.keys() - old.keys()):
+        diff.added.append(ResourceChange(urn, new[urn]["type"], new[urn]["name"]))
+    for urn in sorted(old.keys() - new.keys()):
+        diff.removed.append(ResourceChange(urn, old[urn]["type"], old[urn]["name"]))
+    for urn in sorted(old.keys() & new.keys()):
+        before, after = old[urn], new[urn]
+        changes = [
+            *_field_changes("", before.get("inputs"), after.get("inputs")),
+            *_field_changes("options.", _options(before), _options(after)),
+        ]
+        if changes:
+            diff.changed.append(ResourceChange(urn, after["type"], after["name"], changes))
+    return diff
+
+
+def _options(resource: dict[str, Any]) -> dict[str, Any]:
+    options = dict(resource.get("options") or {})
+    options.pop("dependsOn", None)  # follows from the inputs; noise in a review
+    return options
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(SECRET_MASK[:-1])
+
+
+def _field_changes(prefix: str, old: Any, new: Any) -> list[FieldChange]:
+    if old == new:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for key in sorted(old.keys() | new.keys(), key=str):
+            path = f"{prefix}{key}"
+            changes.extend(
+                _field_changes(path + ".", old.get(key), new.get(key))
+                if _nested(old.get(key), new.get(key))
+                else _leaf(path, old.get(key), new.get(key))
+            )
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        changes = []
+        for index, (before, after) in enumerate(zip(old, new, strict=True)):
+            path = f"{prefix.rstrip('.')}[{index}]"
+            changes.extend(
+                _field_changes(path + ".", before, after) if _nested(before, after) else _leaf(path, before, after)
+            )
+        return changes
+    return _leaf(prefix.rstrip("."), old, new)
+
+
+def _descend(path: str, old: Any, new: Any) -> list[FieldChange]:
+    return _field_changes(path + ".", old, new) if _nested(old, new) else _leaf(path, old, new)
+
+
+def _nested(old: Any, new: Any) -> bool:
+    return (isinstance(old, dict) and isinstance(new, dict)) or (
+        isinstance(old, list) and isinstance(new, list) and len(old) == len(new)
+    )
+
+
+def _leaf(path: str, old: Any, new: Any) -> list[FieldChange]:
+    if old == new:
+        return []
+    if _is_secret(old) or _is_secret(new):
+        return [
+            FieldChange(path, CHANGED_SECRET if old is not None else None, CHANGED_SECRET if new is not None else None)
+        ]
+    return [FieldChange(path, old, new)]
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
+
+
+def _label(change: ResourceChange) -> str:
+    return f"{change.type} {change.name}"
+
+
+def format_text(diff: StackDiff) -> str:
+    lines = [f"stack {diff.stack}: {diff.summary()}"]
+    lines += [f"+ {_label(c)}" for c in diff.added]
+    lines += [f"- {_label(c)}" for c in diff.removed]
+    for change in diff.changed:
+        lines.append(f"~ {_label(change)}")
+        lines += [f"    {f.path}: {_show(f.old)} -> {_show(f.new)}" for f in change.fields]
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "`" + _show(value).replace("|", "\\|").replace("`", "'") + "`"
+
+
+def format_markdown(diff: StackDiff) -> str:
+    """One collapsible section per stack, counts first; what a pull-request comment shows."""
+    counts = f"+{len(diff.added)} ~{len(diff.changed)} -{len(diff.removed)}" if not diff.empty else "no changes"
+    lines = [f"<details><summary><b>{diff.stack}</b>: {counts}</summary>", ""]
+    if diff.empty:
+        lines.append("No changes to the desired state.")
+    if diff.added:
+        lines += ["**Added**", ""] + [f"- `{c.type}` **{c.name}**" for c in diff.added] + [""]
+    if diff.removed:
+        lines += ["**Removed**", ""] + [f"- `{c.type}` **{c.name}**" for c in diff.removed] + [""]
+    if diff.changed:
+        lines += ["**Changed**", "", "| resource | field | before | after |", "| --- | --- | --- | --- |"]
+        for change in diff.changed:
+            for item in change.fields:
+                lines.append(
+                    f"| `{change.type}` **{change.name}** | `{item.path}` | {_cell(item.old)} | {_cell(item.new)} |"
+                )
+        lines.append("")
+    lines += ["</details>", ""]
+    return "\n".join(lines)
+
+
+def render_at_ref(project_root: Path, ref: str, stack: str) -> list[dict[str, Any]]:
+    """The stack's ``resources.json`` as the code and stack file at ``ref`` declare it."""
+    with tempfile.TemporaryDirectory(prefix="ai-platform-base-") as scratch:
+        worktree = Path(scratch) / "base"
+        checkout = subprocess.run(
+            ["git", "-C", str(project_root), "worktree", "add", "--detach", "--quiet", str(worktree), ref],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if checkout.returncode != 0:
+            raise DiffError(f"cannot check out {ref!r}: {checkout.stderr.strip()}")
+        try:
+            if not (worktree / "stacks" / f"Pulumi.{stack}.yaml").exists():
+                return []  # a new stack: everything is added
+            out = Path(scratch) / "render"
+            result = subprocess.run(
+                [sys.executable, "-m", "infra.offline", "render", "--stack", stack, "--out", str(out)],
+                cwd=worktree,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise DiffError(f"rendering {stack} at {ref} failed:\n{result.stderr.strip()}")
+            resources: list[dict[str, Any]] = json.loads((out / "resources.json").read_text())
+            return resources
+        finally:
+            subprocess.run(
+                ["git", "-C", str(project_root), "worktree", "remove", "--force", str(worktree)],
+                capture_output=True,
+                check=False,
+            )
