@@ -24,6 +24,7 @@ test: lint typecheck unit
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/actionlint -color=false
 
 typecheck:
 	$(BIN)/mypy
