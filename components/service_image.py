@@ -11,6 +11,7 @@ use the pushed image by its registry digest.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -45,8 +46,16 @@ def context_files(context: Path) -> list[Path]:
 
 def context_digest(context: Path) -> str:
     """A SHA-256 over the build context's paths and contents."""
+    files = context_files(context)
+    # Services built from one folder hash it once; a file that changes invalidates it.
+    stamp = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    return _digest(context, stamp)
+
+
+@functools.cache
+def _digest(context: Path, stamp: tuple[tuple[Path, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path in context_files(context):
+    for path, _, _ in stamp:
         digest.update(path.relative_to(context).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from infra.offline import cli
-from infra.offline.cli import Rendered
 from infra.offline.runtime import PROJECT_ROOT
 from tests.conftest import StackWriter, base_config, base_service
 
@@ -98,15 +98,15 @@ def test_missing_stack_exits_2() -> None:
 
 
 def test_schema_errors_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real_render = cli.render
+    real_to_manifests = cli.to_manifests  # type: ignore[attr-defined]
 
-    def render_with_a_typo(path: Path) -> Rendered:
-        rendered = real_render(path)
-        deployment = next(m for m in rendered.manifests if m.kind == "Deployment")
+    def manifests_with_a_typo(resources: list[Any]) -> list[Any]:
+        manifests = real_to_manifests(resources)
+        deployment = next(m for m in manifests if m.kind == "Deployment")
         deployment.body["spec"]["replicaz"] = 3
-        return rendered
+        return manifests
 
-    monkeypatch.setattr(cli, "render", render_with_a_typo)
+    monkeypatch.setattr(cli, "to_manifests", manifests_with_a_typo)
     assert cli.main(["check", "--stack", "dev", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert any("'replicaz' was unexpected" in error for error in report["schemaErrors"])

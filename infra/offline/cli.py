@@ -26,13 +26,21 @@ from infra.offline.manifests import Manifest, to_manifests, write_render
 from infra.offline.policy_gate import (
     PolicyConfigError,
     PolicyPackError,
+    PolicySession,
     Violation,
     evaluate,
     load_policy_config,
     policy_config_path,
     policy_pack,
 )
-from infra.offline.runtime import PROJECT_ROOT, ProgramError, RecordedResource, run_program
+from infra.offline.runtime import (
+    PROJECT_ROOT,
+    PlatformMocks,
+    ProgramError,
+    RecordedResource,
+    RecordingMonitor,
+    run_program,
+)
 from infra.offline.schema import SchemaError, is_custom_resource, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
 from infra.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
@@ -88,16 +96,41 @@ def render(stack_file: Path) -> Rendered:
     return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
 
 
+def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckReport:
+    """``check`` as the CLI runs it: the policy pack judges resources while the program declares them.
+
+    Both configs are validated before anything runs. Raises ``ConfigError``,
+    ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``.
+    """
+    stack = read_stack_file(stack_file)
+    config = parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+    config_path = policy_config or policy_config_path(config.environment)
+    entries = load_policy_config(config_path)
+    with policy_pack(stack) as pack:
+        session = PolicySession(pack, stack, entries, _display(config_path))
+        resources = run_program(stack, RecordingMonitor(PlatformMocks(), on_register=session.analyze))
+        rendered = Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
+        errors = _schema_errors(rendered)
+        violations = session.finish(resources)
+    return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
+
+
+def _schema_errors(rendered: Rendered) -> list[SchemaError]:
+    version = rendered.config.kubernetes_version
+    return [
+        error
+        for manifest in rendered.manifests
+        for error in validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}")
+    ]
+
+
 def check(rendered: Rendered, policy_config: Path | None = None) -> CheckReport:
     """Schema-validate every manifest, then run the policy pack with the environment's config.
 
     Raises ``PolicyConfigError`` for an invalid policy config file and
     ``PolicyPackError`` when the pack cannot run.
     """
-    version = rendered.config.kubernetes_version
-    errors: list[SchemaError] = []
-    for manifest in rendered.manifests:
-        errors.extend(validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}"))
+    errors = _schema_errors(rendered)
     config_path = policy_config or policy_config_path(rendered.config.environment)
     config = load_policy_config(config_path)
     with policy_pack(rendered.stack) as pack:
@@ -120,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "diff":
         return _diff(args.stack, args.base, args.format)
     stack_file = Path(args.config) if args.config else stack_path(args.stack)
+    if args.command == "check":
+        return _check(stack_file, args)
     try:
         rendered = render(stack_file)
     except ConfigError as error:
@@ -129,24 +164,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{stack_file}: the program failed: {error}", file=sys.stderr)
         return EXIT_FINDINGS
 
-    if args.command == "render":
-        write_render(Path(args.out), rendered.resources, rendered.manifests)
-        print(
-            f"rendered stack {rendered.stack.stack}: {len(rendered.resources)} resources, "
-            f"{len(rendered.manifests)} manifests -> {args.out}"
-        )
-        return EXIT_OK
+    write_render(Path(args.out), rendered.resources, rendered.manifests)
+    print(
+        f"rendered stack {rendered.stack.stack}: {len(rendered.resources)} resources, "
+        f"{len(rendered.manifests)} manifests -> {args.out}"
+    )
+    return EXIT_OK
 
+
+def _check(stack_file: Path, args: argparse.Namespace) -> int:
     try:
-        report = check(rendered, Path(args.policy_config) if args.policy_config else None)
+        report = check_stack(stack_file, Path(args.policy_config) if args.policy_config else None)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_INVALID_CONFIG
     except PolicyConfigError as error:
         print(f"invalid policy configuration:\n{error}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    except PolicyPackError as error:
-        print(str(error), file=sys.stderr)
+    except (PolicyPackError, ProgramError) as error:
+        print(f"{stack_file}: {error}", file=sys.stderr)
         return EXIT_FINDINGS
     if args.out:
-        write_render(Path(args.out), rendered.resources, rendered.manifests)
+        write_render(Path(args.out), report.rendered.resources, report.rendered.manifests)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:

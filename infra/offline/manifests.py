@@ -45,6 +45,7 @@ CLUSTER_SCOPED_KINDS = frozenset(
     }
 )
 DEFAULT_NAMESPACE = "default"
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def write_render(out_dir: Path, resources: list[RecordedResource], manifests: li
     for stale in manifest_dir.glob("*.yaml"):
         stale.unlink()
     for manifest in manifests:
-        text = yaml.safe_dump(manifest.body, sort_keys=False, default_flow_style=False)
+        text = yaml.dump(manifest.body, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
         (manifest_dir / manifest.file_name).write_text(text, encoding="utf-8")
     (out_dir / "resources.json").write_text(
         json.dumps([resource.as_json() for resource in resources], indent=2) + "\n", encoding="utf-8"

@@ -213,11 +213,35 @@ class PolicyPackProcess:
         self._stderr.close()
 
 
+#: Linux refuses a single environment variable over 128 KiB (MAX_ARG_STRLEN).
+_ENV_LIMIT = 120 * 1024
+
+
+def _config_env(values: Mapping[str, str]) -> str:
+    """The stack config as the engine passes it; very large values are left out.
+
+    The engine hands config to the pack in ``PULUMI_CONFIG``. A fleet of
+    hundreds of services makes ``ai-platform:services`` alone exceed what
+    Linux allows in one variable (the Pulumi CLI hits the same limit); the
+    pack reads only small keys such as ``ai-platform:registry``.
+    """
+    config = dict(values)
+    text = json.dumps(config)
+    while len(text) > _ENV_LIMIT and config:
+        largest = max(config, key=lambda key: len(config[key]))
+        print(
+            f"note: {largest} ({len(config[largest])} bytes) is too large to pass to the policy pack", file=sys.stderr
+        )
+        del config[largest]
+        text = json.dumps(config)
+    return text
+
+
 @contextmanager
 def policy_pack(stack: StackFile, pack_dir: Path = POLICY_PACK_DIR) -> Iterator[PolicyPackProcess]:
     """Start the pack with the stack's config in its environment, as the engine does."""
     env = {
-        "PULUMI_CONFIG": json.dumps(stack.values),
+        "PULUMI_CONFIG": _config_env(stack.values),
         "PULUMI_PROJECT": PROJECT,
         "PULUMI_STACK": stack.stack,
         "PULUMI_DRY_RUN": "true",
@@ -229,6 +253,66 @@ def policy_pack(stack: StackFile, pack_dir: Path = POLICY_PACK_DIR) -> Iterator[
         process.close()
 
 
+class PolicySession:
+    """A configured pack: each resource is analyzed as it arrives, the whole stack at the end.
+
+    ``analyze`` may be called from the mock monitor while the program is still
+    running, so the pack (its own process, its own core) judges resources
+    while later ones are being declared.
+    """
+
+    def __init__(
+        self, pack: PolicyPackProcess, stack: StackFile, config: Mapping[str, PolicyEntry], source: str
+    ) -> None:
+        self._pack = pack
+        self._stub = pack.stub
+        self._known: dict[str, RecordedResource] = {}
+        self._pending: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+        try:
+            self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack.stack, project=PROJECT))
+            info = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
+            reconciled = reconcile(info, config, source)
+            self._stub.Configure(
+                analyzer_pb2.ConfigureAnalyzerRequest(
+                    policyConfig={
+                        name: analyzer_pb2.PolicyConfig(
+                            enforcementLevel=_LEVEL_VALUES[entry.level or "advisory"],
+                            properties=_struct(entry.properties),
+                        )
+                        for name, entry in reconciled.items()
+                    }
+                )
+            )
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+
+    def analyze(self, resource: RecordedResource) -> None:
+        """Send one resource (its inputs and options) to ``Analyze`` without waiting."""
+        with self._lock:
+            self._known[resource.urn] = resource
+            request = _analyze_request(resource, self._known)
+            self._pending.append((resource.urn, self._stub.Analyze.future(request)))
+
+    def finish(self, resources: list[RecordedResource]) -> list[Violation]:
+        """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
+        by_urn = {resource.urn: resource for resource in resources}
+        violations: list[Violation] = []
+        try:
+            for urn, answer in self._pending:
+                violations.extend(_violations(answer.result(), urn))
+            stack_answer = self._stub.AnalyzeStack(
+                analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+            )
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+        violations.extend(_violations(stack_answer, ""))
+        return violations
+
+    def _failure(self, error: grpc.RpcError) -> PolicyPackError:
+        return PolicyPackError(f"the policy pack failed: {error.details()}\n{self._pack.stderr_tail()}")
+
+
 def evaluate(
     pack: PolicyPackProcess,
     stack: StackFile,
@@ -236,41 +320,14 @@ def evaluate(
     config: Mapping[str, PolicyEntry],
     source: str,
 ) -> list[Violation]:
-    """Configure the running pack and analyze every resource, then the whole stack."""
-    stub = pack.stub
-    try:
-        configure_stack = analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack.stack, project=PROJECT)
-        stub.ConfigureStack(configure_stack)
-        info = stub.GetAnalyzerInfo(empty_pb2.Empty())
-        reconciled = reconcile(info, config, source)
-        stub.Configure(
-            analyzer_pb2.ConfigureAnalyzerRequest(
-                policyConfig={
-                    name: analyzer_pb2.PolicyConfig(
-                        enforcementLevel=_LEVEL_VALUES[entry.level or "advisory"],
-                        properties=_struct(entry.properties),
-                    )
-                    for name, entry in reconciled.items()
-                }
-            )
-        )
-        by_urn = {resource.urn: resource for resource in resources}
-        pending = [(resource, stub.Analyze.future(_analyze_request(resource, by_urn))) for resource in resources]
-        violations: list[Violation] = []
-        for resource, answer in pending:
-            violations.extend(_violations(answer.result(), info, resource.urn))
-        stack_answer = stub.AnalyzeStack(
-            analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
-        )
-        violations.extend(_violations(stack_answer, info, ""))
-    except grpc.RpcError as error:
-        raise PolicyPackError(f"the policy pack failed: {error.details()}\n{pack.stderr_tail()}") from None
-    return violations
+    """Configure the running pack and analyze already recorded resources, then the whole stack."""
+    session = PolicySession(pack, stack, config, source)
+    for resource in resources:
+        session.analyze(resource)
+    return session.finish(resources)
 
 
-def _violations(
-    response: analyzer_pb2.AnalyzeResponse, info: analyzer_pb2.AnalyzerInfo, urn: str
-) -> Iterator[Violation]:
+def _violations(response: analyzer_pb2.AnalyzeResponse, urn: str) -> Iterator[Violation]:
     for diagnostic in response.diagnostics:
         message = diagnostic.message
         prefix = f"{diagnostic.description}\n"

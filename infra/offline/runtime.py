@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import runpy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,9 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from infra.config import PROJECT
 from infra.offline.stack_file import StackFile
@@ -138,22 +139,40 @@ class PlatformMocks(pulumi_mocks.Mocks):
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps every registration with its resource options."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(
+        self, mocks: pulumi_mocks.Mocks, on_register: Callable[[RecordedResource], None] | None = None
+    ) -> None:
         super().__init__(mocks)
         self.recorded: list[RecordedResource] = []
         self._by_urn: dict[str, RecordedResource] = {}
+        self._on_register = on_register
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        """``MockMonitor.RegisterResource``, deserializing the inputs once and keeping them."""
+        urn = self.make_urn(request.parent, request.type, request.name)
         if request.type == "pulumi:pulumi:Stack":
-            return response
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        _ensure_event_loop()  # type: ignore[no-untyped-call]
+        inputs = rpc.deserialize_properties(request.object)
+        mocked_id, state = self.mocks.new_resource(
+            pulumi_mocks.MockResourceArgs(
+                typ=request.type,
+                name=request.name,
+                inputs=inputs,
+                provider=request.provider,
+                resource_id=request.importId,
+                custom=request.custom or False,
+            )
+        )
+        resource_id = mocked_id or ""
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
         recorded = RecordedResource(
-            urn=response.urn,
+            urn=urn,
             type=request.type,
             name=request.name,
             parent=request.parent or None,
             custom=bool(request.custom),
-            inputs=rpc.deserialize_properties(request.object),
+            inputs=inputs,
             options={
                 "protect": bool(request.protect) if request.HasField("protect") else False,
                 "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
@@ -164,12 +183,15 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 "additionalSecretOutputs": list(request.additionalSecretOutputs),
                 "replaceOnChanges": list(request.replaceOnChanges),
             },
-            id=response.id or None,
-            outputs=rpc.deserialize_properties(response.object) if response.object else {},
+            id=resource_id or None,
+            outputs=state,
         )
         self.recorded.append(recorded)
-        self._by_urn[recorded.urn] = recorded
-        return response
+        self._by_urn[urn] = recorded
+        if self._on_register is not None:
+            self._on_register(recorded)
+        state_proto = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=state_proto)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         """Keep what components register as outputs (URLs, namespaces, ...)."""
