@@ -30,6 +30,7 @@ from infra.config import ClusterConfig, Environment, ServiceConfig
 #: Secret env values are mounted as files here; ``<NAME>_FILE`` points at each.
 SECRETS_MOUNT_PATH = "/var/run/secrets/ai-platform"
 HTTP_PORT_NAME = "http"
+GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
 SERVICE_PORT = 80
 
 
@@ -221,7 +222,7 @@ class AiService(pulumi.ComponentResource):
                 ),
             ),
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._pod_labels()),
                 spec=k8s.core.v1.PodSpecArgs(
                     service_account_name=account.metadata.name,
                     automount_service_account_token=False,
@@ -235,6 +236,11 @@ class AiService(pulumi.ComponentResource):
                 ),
             ),
         )
+
+    def _pod_labels(self) -> dict[str, str]:
+        """The standard labels, and the GPU model of GPU services (for placement reports and cost)."""
+        resources = self._args.service.resources
+        return {**self._labels, GPU_TYPE_LABEL: resources.gpu_type} if resources.gpu else self._labels
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         """Spread replicas across nodes (hard in prod) and zones (best effort)."""

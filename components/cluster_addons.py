@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.helm_addon import HelmAddon, HelmAddonArgs, resources
+from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
 from infra.config import (
     AddonsConfig,
     CertManagerConfig,
@@ -68,6 +68,10 @@ class IngressNginx(HelmAddon):
             ]
         return {"controller": controller}
 
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        controller = values["controller"]
+        return [part("controller", controller["replicaCount"], controller["resources"])]
+
 
 class CertManager(HelmAddon):
     CHART = "cert-manager"
@@ -96,6 +100,13 @@ class CertManager(HelmAddon):
             "prometheus": {"enabled": True, "servicemonitor": {"enabled": self.args.service_monitors}},
         }
 
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            part("controller", values["replicaCount"], values["resources"]),
+            part("webhook", values["webhook"]["replicaCount"], values["webhook"]["resources"]),
+            part("cainjector", values["cainjector"]["replicaCount"], values["cainjector"]["resources"]),
+        ]
+
 
 class MetricsServer(HelmAddon):
     CHART = "metrics-server"
@@ -111,6 +122,9 @@ class MetricsServer(HelmAddon):
             "resources": resources("100m", "200Mi", cpu_limit="500m"),
             "metrics": {"enabled": True},
         }
+
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        return [part("metrics-server", values["replicas"], values["resources"])]
 
 
 class NvidiaDevicePlugin(HelmAddon):
@@ -128,6 +142,10 @@ class NvidiaDevicePlugin(HelmAddon):
             "tolerations": [{"key": cluster.gpu_taint_key, "operator": "Exists", "effect": "NoSchedule"}],
             "resources": resources("50m", "64Mi", cpu_limit="200m"),
         }
+
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        # A DaemonSet: one pod per GPU node; priced for one node.
+        return [part("device-plugin (per GPU node)", 1, values["resources"])]
 
 
 class Keda(HelmAddon):
@@ -149,6 +167,12 @@ class Keda(HelmAddon):
             },
             "prometheus": {"operator": {"enabled": True, "serviceMonitor": {"enabled": self.args.service_monitors}}},
         }
+
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            part("operator", values["operator"]["replicaCount"], values["resources"]["operator"]),
+            part("metrics-server", values["metricsServer"]["replicaCount"], values["resources"]["metricServer"]),
+        ]
 
 
 @dataclass(frozen=True)

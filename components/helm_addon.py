@@ -77,6 +77,7 @@ class HelmAddon(pulumi.ComponentResource):
         )
         self.before_release(name)
         assert args.chart.version is not None, "validated config pins a version for enabled add-ons"
+        values = self.values()
         self.release = k8s.helm.v3.Release(
             name,
             k8s.helm.v3.ReleaseArgs(
@@ -85,7 +86,7 @@ class HelmAddon(pulumi.ComponentResource):
                 version=args.chart.version,
                 repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart.repository or self.REPOSITORY),
                 namespace=self.namespace_name,
-                values=self.values(),
+                values=values,
                 atomic=True,
                 cleanup_on_fail=True,
                 timeout=args.chart.timeout_seconds,
@@ -93,7 +94,9 @@ class HelmAddon(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace], protect=args.protect),
         )
-        self.register_outputs({"namespace": self.namespace_name, "release": self.release.status})
+        self.register_outputs(
+            {"namespace": self.namespace_name, "release": self.release.status, "footprint": self.footprint(values)}
+        )
 
     @property
     def replicas(self) -> int:
@@ -110,7 +113,25 @@ class HelmAddon(pulumi.ComponentResource):
         """The chart's values; every subclass declares its own."""
         raise NotImplementedError
 
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """What the release reserves, read from its values: ``part(...)`` per workload (for cost)."""
+        raise NotImplementedError
+
 
 def resources(cpu: str, memory: str, *, cpu_limit: str | None = None) -> dict[str, dict[str, str]]:
     """Chart ``resources`` values: requests plus limits (memory limit = request)."""
     return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"cpu": cpu_limit or cpu, "memory": memory}}
+
+
+def part(
+    name: str, replicas: int, resource_values: dict[str, Any], storage: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One workload of a chart in a footprint: replicas, per-replica requests, per-replica volumes."""
+    entry: dict[str, Any] = {
+        "name": name,
+        "replicas": replicas,
+        "requests": dict(resource_values.get("requests") or {}),
+    }
+    if storage:
+        entry["storage"] = storage
+    return entry

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.helm_addon import HelmAddon, HelmAddonArgs, resources
+from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
 from infra.config import JenkinsConfig
 
 ADMIN_SECRET = "jenkins-admin"
@@ -105,6 +105,10 @@ class Jenkins(HelmAddon):
             "persistence": {"enabled": True, "size": config.storage_size},
             "agent": {"enabled": True, "podTemplates": {AGENT_LABEL: self._agent_template()}},
         }
+
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        controller = values["controller"]
+        return [part("controller", 1, controller["resources"], [{"size": values["persistence"]["size"]}])]
 
     def _casc(self) -> dict[str, str]:
         scripts = {

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.helm_addon import HelmAddon, HelmAddonArgs, resources
+from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
 from components.kube import selector_labels
 from components.observability import alertmanager_config, platform_dashboard, service_dashboard, service_rules
 from infra.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
@@ -107,7 +107,29 @@ class KubePrometheusStack(HelmAddon):
                 },
             },
             "grafana": grafana,
+            # Sized explicitly, so every pod the chart runs has requests (and a known cost).
+            "prometheusOperator": {"resources": resources("100m", "128Mi", cpu_limit="500m")},
+            "kube-state-metrics": {"resources": resources("50m", "128Mi", cpu_limit="250m")},
+            "prometheus-node-exporter": {"resources": resources("50m", "64Mi", cpu_limit="250m")},
         }
+
+    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        prometheus = values["prometheus"]["prometheusSpec"]
+        alertmanager = values["alertmanager"]["alertmanagerSpec"]
+        grafana = values["grafana"]
+
+        def claim(spec: dict[str, Any]) -> list[dict[str, Any]]:
+            size = spec["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
+            return [{"size": size}]
+
+        return [
+            part("prometheus", prometheus["replicas"], prometheus["resources"], claim(prometheus["storageSpec"])),
+            part("alertmanager", alertmanager["replicas"], alertmanager["resources"], claim(alertmanager["storage"])),
+            part("grafana", 1, grafana["resources"], [{"size": grafana["persistence"]["size"]}]),
+            part("prometheus-operator", 1, values["prometheusOperator"]["resources"]),
+            part("kube-state-metrics", 1, values["kube-state-metrics"]["resources"]),
+            part("node-exporter (per node)", 1, values["prometheus-node-exporter"]["resources"]),
+        ]
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,10 @@ def deployment(name: str = "classifier", *, replicas: int | None = 3, gpu: int =
     spec: dict[str, Any] = {
         "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
         "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        "template": {"metadata": {"labels": labels(name)}, "spec": pod_spec(name, gpu=gpu)},
+        "template": {
+            "metadata": {"labels": {**labels(name), **({"ai-platform.io/gpu-type": "nvidia-t4"} if gpu else {})}},
+            "spec": pod_spec(name, gpu=gpu),
+        },
     }
     if replicas is not None:
         spec["replicas"] = replicas

@@ -41,7 +41,13 @@ def offline(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This project's tracked files, committed; then one commit that changes prod."""
     repo = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True).stdout
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in files.splitlines():
         source = PROJECT_ROOT / name
         if source.is_file():
@@ -91,6 +97,11 @@ def test_text_diff_against_the_previous_commit(repository: Path) -> None:
     assert NEW_CIPHERTEXT not in out and "offline-secret-" not in out
     # The ResourceQuota follows the services it caps.
     assert "~ kubernetes:core/v1:ResourceQuota" in out
+    # Cost before and after, and per service.
+    assert "cost per month (USD, fewest to most replicas): 2,361.20 to 4,596.61 -> " in out
+    assert "    cost llm-inference: 2,052.47 to 4,104.94 -> — (-4,104.94)" in out
+    assert "    cost text-classifier: 78.40 to 261.34 -> 130.67 to 261.34 (+0.00)" in out
+    assert "    cost embedder: — -> " in out
 
 
 def test_markdown_diff_names_the_service_and_field_with_counts_first(repository: Path) -> None:
@@ -98,6 +109,8 @@ def test_markdown_diff_names_the_service_and_field_with_counts_first(repository:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("<details><summary><b>prod</b>: +")
+    assert ", cost USD " in lines[0]
+    assert "| cost item | before | after | change (most replicas) |" in lines
     assert (
         "| `kubernetes:autoscaling/v2:HorizontalPodAutoscaler` **text-classifier** | `spec.minReplicas` | `3` | `5` |"
         in lines

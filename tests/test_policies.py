@@ -312,6 +312,7 @@ VIOLATIONS: list[tuple[str, str, Mutation]] = [
             {**s[0].options, "protect": False},
         ),
     ),
+    ("over budget", "monthly-budget", change(":Deployment", "llm", lambda d: d["spec"].update(replicas=30))),
     (
         "unprotected persistent release",
         "stateful-resources-protected",
@@ -336,7 +337,8 @@ def test_each_rule_reports_a_mandatory_violation_in_prod(pack: PolicyPackProcess
     reported = [v for v in violations if v.policy == rule]
     assert reported, f"{rule} reported nothing; got {[(v.policy, v.message) for v in violations]}"
     assert all(v.enforcement_level == "mandatory" for v in reported)
-    assert all(v.urn.startswith("urn:pulumi:") for v in reported if v.policy != "ai-namespace-quota")
+    stack_wide = {"ai-namespace-quota", "monthly-budget"}
+    assert all(v.urn.startswith("urn:pulumi:") for v in reported if v.policy not in stack_wide)
 
 
 def test_every_rule_has_a_violating_case(pack: PolicyPackProcess) -> None:

@@ -25,6 +25,7 @@ from infra.config.platform import (
     JenkinsConfig,
     MonitoringConfig,
     PlatformConfig,
+    PricingConfig,
     RegistryConfig,
 )
 from infra.config.services import (
@@ -55,6 +56,7 @@ __all__ = [
     "JenkinsConfig",
     "MonitoringConfig",
     "PlatformConfig",
+    "PricingConfig",
     "RegistryConfig",
     "ResourcesConfig",
     "ServiceConfig",

@@ -152,6 +152,29 @@ class JenkinsConfig(HelmChartConfig):
     agent_image: ImageRef = "docker.io/pulumi/pulumi-python:3.140.0"
 
 
+Price = Annotated[float, Field(ge=0)]
+
+
+class PricingConfig(StrictModel):
+    """What capacity costs in this environment; the defaults are typical on-demand list prices."""
+
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
+    vcpu_hour: Price = 0.0316
+    memory_gib_hour: Price = 0.0042
+    gpu_hour: dict[LabelValue, Price] = Field(
+        default_factory=lambda: {
+            "nvidia-t4": 0.35,
+            "nvidia-l4": 0.71,
+            "nvidia-a100-80gb": 3.67,
+            "nvidia-h100-80gb": 6.98,
+        }
+    )
+    """Per GPU and hour, by the GPU type services name in ``resources.gpuType``."""
+    storage_gib_month: dict[str, Price] = Field(default_factory=lambda: {"default": 0.10})
+    """Per GiB and month, by storage class (``default`` for unnamed classes)."""
+    hours_per_month: Annotated[float, Field(gt=0, le=744)] = 730
+
+
 class PlatformConfig(StrictModel):
     """The validated content of one stack file's ``ai-platform:`` namespace."""
 
@@ -162,6 +185,7 @@ class PlatformConfig(StrictModel):
     registry: RegistryConfig | None = None
     monitoring: MonitoringConfig | None = None
     jenkins: JenkinsConfig | None = None
+    pricing: PricingConfig = PricingConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     registry_password: SecretStr | None = None
     grafana_admin_password: SecretStr | None = None
@@ -219,6 +243,13 @@ class PlatformConfig(StrictModel):
         for index, service in enumerate(self.services):
             if service.image.build is not None and not registry:
                 problems.append(f"services[{index}].image.build: building images needs the platform `registry`")
+        for index, service in enumerate(self.services):
+            if service.resources.gpu and service.resources.gpu_type not in self.pricing.gpu_hour:
+                priced = ", ".join(sorted(self.pricing.gpu_hour))
+                problems.append(
+                    f"services[{index}].resources.gpuType: {service.resources.gpu_type!r} has no price in "
+                    f"pricing.gpuHour (priced: {priced})"
+                )
         gpu = any(service.resources.gpu for service in self.services)
         plugin = self.addons.nvidia_device_plugin
         if gpu and plugin is not None and not plugin.enabled:

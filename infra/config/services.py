@@ -69,6 +69,8 @@ class ResourcesConfig(StrictModel):
     cpu: Quantity
     memory: Quantity
     gpu: Annotated[StrictInt, Field(ge=0, le=16)] = 0
+    gpu_type: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=63)] = "nvidia-l4"
+    """GPU model, for pricing and the pod label ``ai-platform.io/gpu-type``."""
     cpu_limit: Quantity | None = None
     memory_limit: Quantity | None = None
 

@@ -3,6 +3,7 @@
     python -m infra.offline render (--stack NAME | --config FILE) --out DIR
     python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json]
     python -m infra.offline diff   --stack NAME --base GITREF [--format text|markdown]
+    python -m infra.offline cost   (--stack NAME | --config FILE) [--json | --format markdown]
     python -m infra.offline schema
 
 Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra import cost
 from infra.config import PlatformConfig
 from infra.offline.diff import DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import Manifest, to_manifests, write_render
@@ -96,6 +98,11 @@ def render(stack_file: Path) -> Rendered:
     return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
 
 
+def stack_cost(rendered: Rendered) -> cost.Estimate:
+    """The monthly cost of what the stack declares, at the stack's own prices."""
+    return cost.estimate([r.view() for r in rendered.resources], cost.Prices.from_config(rendered.config.pricing))
+
+
 def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckReport:
     """``check`` as the CLI runs it: the policy pack judges resources while the program declares them.
 
@@ -163,6 +170,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ProgramError as error:
         print(f"{stack_file}: the program failed: {error}", file=sys.stderr)
         return EXIT_FINDINGS
+    if args.command == "cost":
+        result = stack_cost(rendered)
+        if args.json:
+            print(json.dumps(result.as_json(), indent=2))
+        elif args.format == "markdown":
+            print(cost.format_markdown(rendered.stack.stack, result))
+        else:
+            print(cost.format_text(rendered.stack.stack, result))
+        return EXIT_OK
 
     write_render(Path(args.out), rendered.resources, rendered.manifests)
     print(
@@ -204,12 +220,12 @@ def _diff(stack: str, base: str, output: str) -> int:
         print(f"{stack}: the program failed: {error}", file=sys.stderr)
         return EXIT_FINDINGS
     try:
-        before = render_at_ref(PROJECT_ROOT, base, stack)
+        before, base_prices = render_at_ref(PROJECT_ROOT, base, stack)
     except DiffError as error:
         print(str(error), file=sys.stderr)
         return EXIT_FINDINGS
     after = json.loads(json.dumps([resource.as_json() for resource in head.resources]))
-    result = compare(stack, before, after)
+    result = compare(stack, before, after, (base_prices, cost.Prices.from_config(head.config.pricing)))
     print(format_markdown(result) if output == "markdown" else format_text(result))
     return EXIT_OK
 
@@ -257,6 +273,12 @@ def _parser() -> argparse.ArgumentParser:
     check_command.add_argument(
         "--policy-config", help="policy pack config file (default: policies/config/<environment>.json)"
     )
+
+    cost_command = commands.add_parser("cost", help="what the stack costs per month, from its requests")
+    add_stack_arguments(cost_command)
+    output = cost_command.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print a JSON report")
+    output.add_argument("--format", choices=("text", "markdown"), default="text")
 
     diff_command = commands.add_parser("diff", help="compare the desired state at a git ref with the working tree")
     diff_command.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.NAME.yaml")

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.cost import Estimate, Item, Prices, estimate, from_resources_json
 from infra.offline.runtime import SECRET_MASK
+from infra.offline.stack_file import read_stack_file
 
 #: How a changed secret is shown on both sides.
 CHANGED_SECRET = f"{SECRET_MASK} (changed)"
@@ -48,6 +50,8 @@ class StackDiff:
     added: list[ResourceChange] = field(default_factory=list)
     removed: list[ResourceChange] = field(default_factory=list)
     changed: list[ResourceChange] = field(default_factory=list)
+    cost_before: Estimate | None = None
+    cost_after: Estimate | None = None
 
     @property
     def empty(self) -> bool:
@@ -59,11 +63,19 @@ class StackDiff:
         return f"{len(self.added)} to add, {len(self.changed)} to change, {len(self.removed)} to remove"
 
 
-def compare(stack: str, base: list[dict[str, Any]], head: list[dict[str, Any]]) -> StackDiff:
-    """Compare two ``resources.json`` lists by URN."""
+def compare(
+    stack: str,
+    base: list[dict[str, Any]],
+    head: list[dict[str, Any]],
+    prices: tuple[Prices, Prices] | None = None,
+) -> StackDiff:
+    """Compare two ``resources.json`` lists by URN; with (base, head) prices, their monthly cost too."""
     old = {resource["urn"]: resource for resource in base}
     new = {resource["urn"]: resource for resource in head}
     diff = StackDiff(stack)
+    if prices is not None:
+        diff.cost_before = estimate(from_resources_json(base), prices[0])
+        diff.cost_after = estimate(from_resources_json(head), prices[1])
     for urn in sorted(new.keys() - old.keys()):
         diff.added.append(ResourceChange(urn, new[urn]["type"], new[urn]["name"]))
     for urn in sorted(old.keys() - new.keys()):
@@ -144,8 +156,50 @@ def _label(change: ResourceChange) -> str:
     return f"{change.type} {change.name}"
 
 
+def _cost_changes(diff: StackDiff) -> list[tuple[str, Item | None, Item | None]]:
+    """(name, before, after) of every cost item whose cost changed."""
+    if diff.cost_before is None or diff.cost_after is None:
+        return []
+    before = {item.name: item for item in diff.cost_before.items}
+    after = {item.name: item for item in diff.cost_after.items}
+    changes = []
+    for name in sorted(before.keys() | after.keys()):
+        old, new = before.get(name), after.get(name)
+        if old is None or new is None or (old.min, old.max) != (new.min, new.max):
+            changes.append((name, old, new))
+    return changes
+
+
+def _range(item: Item | Estimate | None) -> str:
+    return "—" if item is None else f"{item.min:,.2f} to {item.max:,.2f}"
+
+
+def _delta(old: Item | Estimate | None, new: Item | Estimate | None) -> str:
+    change = (new.max if new else 0) - (old.max if old else 0)
+    return f"{change:+,.2f}"
+
+
+def _cost_line(diff: StackDiff, *, always: bool = False) -> str | None:
+    before, after = diff.cost_before, diff.cost_after
+    if before is None or after is None:
+        return None
+    if (before.min, before.max) == (after.min, after.max) and not always:
+        return None
+    return (
+        f"cost per month ({after.currency}, fewest to most replicas): {_range(before)} -> "
+        f"{_range(after)} ({_delta(before, after)} at most replicas)"
+    )
+
+
 def format_text(diff: StackDiff) -> str:
     lines = [f"stack {diff.stack}: {diff.summary()}"]
+    cost_line = _cost_line(diff)
+    if cost_line:
+        lines.append(cost_line)
+        lines += [
+            f"    cost {name}: {_range(old)} -> {_range(new)} ({_delta(old, new)})"
+            for name, old, new in _cost_changes(diff)
+        ]
     lines += [f"+ {_label(c)}" for c in diff.added]
     lines += [f"- {_label(c)}" for c in diff.removed]
     for change in diff.changed:
@@ -161,7 +215,19 @@ def _cell(value: Any) -> str:
 def format_markdown(diff: StackDiff) -> str:
     """One collapsible section per stack, counts first; what a pull-request comment shows."""
     counts = f"+{len(diff.added)} ~{len(diff.changed)} -{len(diff.removed)}" if not diff.empty else "no changes"
-    lines = [f"<details><summary><b>{diff.stack}</b>: {counts}</summary>", ""]
+    cost_line = _cost_line(diff, always=True)
+    summary = counts
+    if cost_line and diff.cost_before is not None and diff.cost_after is not None:
+        after, delta = diff.cost_after, _delta(diff.cost_before, diff.cost_after)
+        summary += f", cost {after.currency} {after.max:,.2f}/month ({delta})"
+    lines = [f"<details><summary><b>{diff.stack}</b>: {summary}</summary>", ""]
+    if cost_line:
+        lines += [cost_line.capitalize() + ".", ""]
+        changes = _cost_changes(diff)
+        if changes:
+            lines += ["| cost item | before | after | change (most replicas) |", "| --- | ---: | ---: | ---: |"]
+            lines += [f"| {name} | {_range(old)} | {_range(new)} | {_delta(old, new)} |" for name, old, new in changes]
+            lines.append("")
     if diff.empty:
         lines.append("No changes to the desired state.")
     if diff.added:
@@ -180,8 +246,8 @@ def format_markdown(diff: StackDiff) -> str:
     return "\n".join(lines)
 
 
-def render_at_ref(project_root: Path, ref: str, stack: str) -> list[dict[str, Any]]:
-    """The stack's ``resources.json`` as the code and stack file at ``ref`` declare it."""
+def render_at_ref(project_root: Path, ref: str, stack: str) -> tuple[list[dict[str, Any]], Prices]:
+    """The stack's ``resources.json`` and prices as the code and stack file at ``ref`` declare them."""
     with tempfile.TemporaryDirectory(prefix="ai-platform-base-") as scratch:
         worktree = Path(scratch) / "base"
         checkout = subprocess.run(
@@ -193,8 +259,10 @@ def render_at_ref(project_root: Path, ref: str, stack: str) -> list[dict[str, An
         if checkout.returncode != 0:
             raise DiffError(f"cannot check out {ref!r}: {checkout.stderr.strip()}")
         try:
-            if not (worktree / "stacks" / f"Pulumi.{stack}.yaml").exists():
-                return []  # a new stack: everything is added
+            stack_file = worktree / "stacks" / f"Pulumi.{stack}.yaml"
+            if not stack_file.exists():
+                return [], Prices.from_stack_value(None)  # a new stack: everything is added
+            prices = Prices.from_stack_value(read_stack_file(stack_file).values.get("ai-platform:pricing"))
             out = Path(scratch) / "render"
             result = subprocess.run(
                 [sys.executable, "-m", "infra.offline", "render", "--stack", stack, "--out", str(out)],
@@ -206,7 +274,7 @@ def render_at_ref(project_root: Path, ref: str, stack: str) -> list[dict[str, An
             if result.returncode != 0:
                 raise DiffError(f"rendering {stack} at {ref} failed:\n{result.stderr.strip()}")
             resources: list[dict[str, Any]] = json.loads((out / "resources.json").read_text())
-            return resources
+            return resources, prices
         finally:
             subprocess.run(
                 ["git", "-C", str(project_root), "worktree", "remove", "--force", str(worktree)],

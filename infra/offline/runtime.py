@@ -30,6 +30,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from infra.config import PROJECT
+from infra.cost import Resource
 from infra.offline.stack_file import StackFile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ class RecordedResource:
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        entry = {
             "urn": self.urn,
             "type": self.type,
             "name": self.name,
@@ -62,6 +63,16 @@ class RecordedResource:
             "inputs": mask_secrets(self.inputs, fingerprint=True),
             "options": self.options,
         }
+        if not self.custom and self.outputs:
+            # What a component registered (URLs, its footprint for cost): part of the desired state.
+            entry["outputs"] = mask_secrets(self.outputs, fingerprint=True)
+        return entry
+
+    def view(self) -> Resource:
+        """The resource as the cost estimate reads it."""
+        return Resource(
+            type=self.type, urn=self.urn, name=self.name, parent=self.parent, props=self.outputs or self.inputs
+        )
 
 
 class ProgramError(Exception):

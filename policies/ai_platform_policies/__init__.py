@@ -2,7 +2,7 @@
 
 from pulumi_policy import Policy
 
-from ai_platform_policies import availability, data_safety, resources, security, supply_chain
+from ai_platform_policies import availability, budget, data_safety, resources, security, supply_chain
 
 PACK_NAME = "ai-platform-policies"
 
@@ -42,4 +42,6 @@ ALL_POLICIES: list[Policy] = [
     supply_chain.helm_chart_version_pinned,
     # data safety
     data_safety.stateful_resources_protected,
+    # cost
+    budget.monthly_budget,
 ]

@@ -1,0 +1,285 @@
+"""What a stack costs per month, from what it declares.
+
+Everything that reserves capacity is priced from its *requests* (what the
+scheduler sets aside, whether used or not): AI services at their fewest and
+most replicas, platform components from the requests in their chart values
+(their ``footprint`` output), PersistentVolumeClaims by size and class.
+Containers that request nothing are listed as unknown cost, never counted
+as zero.
+
+The same function serves the offline ``cost`` command, the pull-request diff
+and the ``monthly-budget`` policy, so all three agree. It reads resources in
+the shape the engine and the offline tool both have: type, URN, parent and
+properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from infra.config import PricingConfig
+from infra.quantity import parse_quantity
+
+GIB = Decimal(2) ** 30
+GPU = "nvidia.com/gpu"
+GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
+#: Components whose cost is reported as one item (the nearest one up the parent chain).
+ITEM_KINDS = {
+    "ai-platform:services:AiService": "ai-service",
+    "ai-platform:registry:ContainerRegistry": "platform",
+}
+#: Chart-based components (HelmAddon subclasses) report their own footprint.
+ITEM_PREFIXES = ("ai-platform:addons:", "ai-platform:monitoring:KubePrometheusStack", "ai-platform:cicd:")
+_WORKLOADS = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
+_HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler",)
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Monthly prices in one currency (see ``PricingConfig`` for the stack-file form)."""
+
+    currency: str
+    vcpu_hour: Decimal
+    memory_gib_hour: Decimal
+    gpu_hour: Mapping[str, Decimal]
+    storage_gib_month: Mapping[str, Decimal]
+    hours_per_month: Decimal = Decimal(730)
+
+    @classmethod
+    def from_config(cls, config: PricingConfig) -> Prices:
+        return cls(
+            currency=config.currency,
+            vcpu_hour=Decimal(str(config.vcpu_hour)),
+            memory_gib_hour=Decimal(str(config.memory_gib_hour)),
+            gpu_hour={k: Decimal(str(v)) for k, v in config.gpu_hour.items()},
+            storage_gib_month={k: Decimal(str(v)) for k, v in config.storage_gib_month.items()},
+            hours_per_month=Decimal(str(config.hours_per_month)),
+        )
+
+    @classmethod
+    def from_stack_value(cls, raw: str | None) -> Prices:
+        """From the engine's string form of ``ai-platform:pricing`` (defaults when unset)."""
+        return cls.from_config(PricingConfig.model_validate_json(raw) if raw else PricingConfig())
+
+
+@dataclass(frozen=True)
+class Resource:
+    """The little the estimate needs of a registered resource."""
+
+    type: str
+    urn: str
+    name: str
+    parent: str | None
+    props: Mapping[str, Any]
+
+
+@dataclass
+class Item:
+    name: str
+    kind: str
+    min: Decimal = Decimal(0)
+    max: Decimal = Decimal(0)
+    unknown: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "kind": self.kind, "min": _money(self.min), "max": _money(self.max)}
+        if self.unknown:
+            entry["unknown"] = self.unknown
+        return entry
+
+
+@dataclass
+class Estimate:
+    currency: str
+    items: list[Item]
+
+    @property
+    def min(self) -> Decimal:
+        return sum((item.min for item in self.items), Decimal(0))
+
+    @property
+    def max(self) -> Decimal:
+        return sum((item.max for item in self.items), Decimal(0))
+
+    @property
+    def unknown(self) -> list[str]:
+        return [entry for item in self.items for entry in item.unknown]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "total": {"min": _money(self.min), "max": _money(self.max)},
+            "items": [item.as_json() for item in self.items],
+            "unknown": self.unknown,
+        }
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+def hourly(requests: Mapping[str, Any], prices: Prices, gpu_type: str | None) -> Decimal:
+    """Price of one replica's requests for one hour."""
+    cost = parse_quantity(str(requests.get("cpu", "0"))) * prices.vcpu_hour
+    cost += parse_quantity(str(requests.get("memory", "0"))) / GIB * prices.memory_gib_hour
+    gpus = parse_quantity(str(requests.get(GPU, "0")))
+    if gpus:
+        cost += gpus * _gpu_price(prices, gpu_type)
+    return cost
+
+
+def _gpu_price(prices: Prices, gpu_type: str | None) -> Decimal:
+    if gpu_type and gpu_type in prices.gpu_hour:
+        return prices.gpu_hour[gpu_type]
+    return max(prices.gpu_hour.values(), default=Decimal(0))  # unknown type: the dearest, never zero
+
+
+def storage_monthly(size: str, storage_class: str | None, prices: Prices) -> Decimal:
+    price = prices.storage_gib_month.get(
+        storage_class or "default", prices.storage_gib_month.get("default", Decimal(0))
+    )
+    return parse_quantity(size) / GIB * price
+
+
+def estimate(resources: Iterable[Resource], prices: Prices) -> Estimate:
+    """One item per AI service and per platform component, with their monthly min and max."""
+    resources = list(resources)
+    by_urn = {resource.urn: resource for resource in resources}
+    items: dict[str, Item] = {}
+    hpas = _autoscalers(resources)
+    month = prices.hours_per_month
+
+    for resource in resources:
+        if not _priced(resource):
+            continue
+        owner = _owner(resource, by_urn)
+        if owner is None:
+            # Declared outside our components: still capacity, priced on its own.
+            target = items.setdefault(resource.urn, Item(name=resource.name, kind="other"))
+        else:
+            target = items.setdefault(owner.urn, Item(name=owner.name, kind=ITEM_KINDS.get(owner.type, "platform")))
+        if resource.type in _WORKLOADS:
+            _price_workload(resource, target, hpas, prices)
+        elif resource.type == "kubernetes:core/v1:PersistentVolumeClaim":
+            spec = resource.props.get("spec") or {}
+            size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+            if size:
+                cost = storage_monthly(str(size), spec.get("storageClassName"), prices)
+                target.min += cost
+                target.max += cost
+        for part in _footprint(resource):
+            requests = part.get("requests")
+            label = f"{resource.name}/{part.get('name')}"
+            if not requests or not requests.get("cpu") or not requests.get("memory"):
+                target.unknown.append(f"{label}: no CPU or memory requests")
+                continue
+            per_replica = hourly(requests, prices, part.get("gpuType")) * month
+            target.min += per_replica * int(part.get("replicas", 1))
+            target.max += per_replica * int(part.get("maxReplicas", part.get("replicas", 1)))
+            for volume in part.get("storage") or []:
+                cost = storage_monthly(str(volume["size"]), volume.get("storageClass"), prices) * int(
+                    part.get("replicas", 1)
+                )
+                target.min += cost
+                target.max += cost
+    return Estimate(prices.currency, sorted(items.values(), key=lambda item: (item.kind != "ai-service", item.name)))
+
+
+def _priced(resource: Resource) -> bool:
+    return (
+        resource.type in _WORKLOADS
+        or resource.type == "kubernetes:core/v1:PersistentVolumeClaim"
+        or bool(_footprint(resource))
+    )
+
+
+def _owner(resource: Resource, by_urn: Mapping[str, Resource]) -> Resource | None:
+    current: Resource | None = resource
+    while current is not None:
+        if current.type in ITEM_KINDS or current.type.startswith(ITEM_PREFIXES):
+            return current
+        current = by_urn.get(current.parent or "")
+    return None
+
+
+def _footprint(resource: Resource) -> list[Mapping[str, Any]]:
+    footprint = resource.props.get("footprint")
+    return list(footprint) if isinstance(footprint, Sequence) and not isinstance(footprint, str) else []
+
+
+def _autoscalers(resources: list[Resource]) -> dict[tuple[str, str], tuple[int, int]]:
+    scaling = {}
+    for resource in resources:
+        if resource.type in _HPAS:
+            spec = resource.props.get("spec") or {}
+            namespace = (resource.props.get("metadata") or {}).get("namespace", "default")
+            target = (spec.get("scaleTargetRef") or {}).get("name")
+            scaling[(str(namespace), str(target))] = (
+                int(spec.get("minReplicas") or 1),
+                int(spec.get("maxReplicas") or 1),
+            )
+    return scaling
+
+
+def _price_workload(
+    resource: Resource, target: Item, hpas: Mapping[tuple[str, str], tuple[int, int]], prices: Prices
+) -> None:
+    props = resource.props
+    metadata = props.get("metadata") or {}
+    key = (str(metadata.get("namespace", "default")), str(metadata.get("name", resource.name)))
+    fewest, most = hpas.get(key) or (int((props.get("spec") or {}).get("replicas", 1) or 0),) * 2
+    template = (props.get("spec") or {}).get("template") or {}
+    pod = template.get("spec") or {}
+    gpu_type = ((template.get("metadata") or {}).get("labels") or {}).get(GPU_TYPE_LABEL)
+    per_replica = Decimal(0)
+    for container in pod.get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        if not requests.get("cpu") or not requests.get("memory"):
+            target.unknown.append(f"{resource.name}/{container.get('name')}: no CPU or memory requests")
+            continue
+        per_replica += hourly(requests, prices, gpu_type)
+    month = prices.hours_per_month
+    target.min += per_replica * month * fewest
+    target.max += per_replica * month * most
+
+
+def from_resources_json(entries: Iterable[Mapping[str, Any]]) -> list[Resource]:
+    """Resources as ``render`` writes them to ``resources.json`` (components carry their outputs)."""
+    return [
+        Resource(
+            type=str(entry["type"]),
+            urn=str(entry["urn"]),
+            name=str(entry["name"]),
+            parent=entry.get("parent"),
+            props=entry.get("outputs") or entry.get("inputs") or {},
+        )
+        for entry in entries
+    ]
+
+
+def format_text(stack: str, result: Estimate) -> str:
+    currency = result.currency
+    lines = [f"stack {stack}: {currency} {result.min:,.2f} to {result.max:,.2f} per month (fewest to most replicas)"]
+    width = max((len(item.name) for item in result.items), default=0)
+    lines += [
+        f"  {item.kind:<10} {item.name:<{width}}  {item.min:>12,.2f}  {item.max:>12,.2f}" for item in result.items
+    ]
+    lines += [f"  unknown cost: {entry}" for entry in result.unknown]
+    return "\n".join(lines)
+
+
+def format_markdown(stack: str, result: Estimate) -> str:
+    currency = result.currency
+    lines = [
+        f"**{stack}**: {currency} {result.min:,.2f} to {result.max:,.2f} per month (fewest to most replicas)",
+        "",
+        f"| item | kind | min {currency}/month | max {currency}/month |",
+        "| --- | --- | ---: | ---: |",
+        *(f"| {item.name} | {item.kind} | {item.min:,.2f} | {item.max:,.2f} |" for item in result.items),
+    ]
+    if result.unknown:
+        lines += ["", "Unknown cost (no requests): " + "; ".join(result.unknown)]
+    return "\n".join(lines)
