@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,13 @@ _LEVELS = {
 }
 _LEVEL_VALUES = {name: value for value, name in _LEVELS.items()}
 _START_TIMEOUT_SECONDS = 60
+#: The engine's limits: a whole-stack AnalyzeStack of a large fleet is tens of MB.
+_CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", 400 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 400 * 1024 * 1024),
+]
+#: Analyze calls in flight at once; the pack serves them on a few threads anyway.
+_IN_FLIGHT = 64
 
 
 class PolicyPackError(Exception):
@@ -174,7 +182,7 @@ class PolicyPackProcess:
             stderr=self._stderr,
         )
         port = self._read_port()
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        self._channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=_CHANNEL_OPTIONS)
         try:
             grpc.channel_ready_future(self._channel).result(timeout=_START_TIMEOUT_SECONDS)
         except grpc.FutureTimeoutError:
@@ -268,6 +276,7 @@ class PolicySession:
         self._stub = pack.stub
         self._known: dict[str, RecordedResource] = {}
         self._pending: list[tuple[str, Any]] = []
+        self._in_flight: deque[Any] = deque()
         self._lock = threading.Lock()
         try:
             self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack.stack, project=PROJECT))
@@ -292,7 +301,11 @@ class PolicySession:
         with self._lock:
             self._known[resource.urn] = resource
             request = _analyze_request(resource, self._known)
-            self._pending.append((resource.urn, self._stub.Analyze.future(request)))
+            while len(self._in_flight) >= _IN_FLIGHT:
+                self._in_flight.popleft().exception()  # wait; errors surface in finish()
+            answer = self._stub.Analyze.future(request)
+            self._in_flight.append(answer)
+            self._pending.append((resource.urn, answer))
 
     def finish(self, resources: list[RecordedResource]) -> list[Violation]:
         """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
