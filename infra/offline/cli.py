@@ -92,9 +92,18 @@ def render(stack_file: Path) -> Rendered:
 
     Raises ``ConfigError`` before anything runs when the config is invalid.
     """
+    stack, config = _load(stack_file)
+    return _run(stack, config)
+
+
+def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
+    """Read and validate a stack file, naming the file in every problem."""
     stack = read_stack_file(stack_file)
-    config = parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
-    resources = run_program(stack)
+    return stack, parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+
+
+def _run(stack: StackFile, config: PlatformConfig, monitor: RecordingMonitor | None = None) -> Rendered:
+    resources = run_program(stack, monitor)
     return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
 
 
@@ -109,16 +118,14 @@ def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckRep
     Both configs are validated before anything runs. Raises ``ConfigError``,
     ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``.
     """
-    stack = read_stack_file(stack_file)
-    config = parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+    stack, config = _load(stack_file)
     config_path = policy_config or policy_config_path(config.environment)
     entries = load_policy_config(config_path)
     with policy_pack(stack) as pack:
         session = PolicySession(pack, stack, entries, _display(config_path))
-        resources = run_program(stack, RecordingMonitor(PlatformMocks(), on_register=session.analyze))
-        rendered = Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
+        rendered = _run(stack, config, RecordingMonitor(PlatformMocks(), on_register=session.analyze))
         errors = _schema_errors(rendered)
-        violations = session.finish(resources)
+        violations = session.finish(rendered.resources)
     return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
 
 
@@ -154,6 +161,21 @@ def _display(path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _command(args)
+    except ConfigError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except PolicyConfigError as error:
+        print(f"invalid policy configuration:\n{error}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
+    except (ProgramError, PolicyPackError, DiffError) as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_FINDINGS
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run one command; errors are mapped to exit codes by ``main``."""
     if args.command == "schema":
         print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
         return EXIT_OK
@@ -162,14 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack_file = Path(args.config) if args.config else stack_path(args.stack)
     if args.command == "check":
         return _check(stack_file, args)
-    try:
-        rendered = render(stack_file)
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    except ProgramError as error:
-        print(f"{stack_file}: the program failed: {error}", file=sys.stderr)
-        return EXIT_FINDINGS
+    rendered = render(stack_file)
     if args.command == "cost":
         result = stack_cost(rendered)
         if args.json:
@@ -179,7 +194,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(cost.format_text(rendered.stack.stack, result))
         return EXIT_OK
-
     write_render(Path(args.out), rendered.resources, rendered.manifests)
     print(
         f"rendered stack {rendered.stack.stack}: {len(rendered.resources)} resources, "
@@ -189,17 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check(stack_file: Path, args: argparse.Namespace) -> int:
-    try:
-        report = check_stack(stack_file, Path(args.policy_config) if args.policy_config else None)
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    except PolicyConfigError as error:
-        print(f"invalid policy configuration:\n{error}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    except (PolicyPackError, ProgramError) as error:
-        print(f"{stack_file}: {error}", file=sys.stderr)
-        return EXIT_FINDINGS
+    report = check_stack(stack_file, Path(args.policy_config) if args.policy_config else None)
     if args.out:
         write_render(Path(args.out), report.rendered.resources, report.rendered.manifests)
     if args.json:
@@ -211,19 +215,8 @@ def _check(stack_file: Path, args: argparse.Namespace) -> int:
 
 def _diff(stack: str, base: str, output: str) -> int:
     """Render the stack at ``base`` and in the working tree once each, and compare."""
-    try:
-        head = render(stack_path(stack))
-    except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    except ProgramError as error:
-        print(f"{stack}: the program failed: {error}", file=sys.stderr)
-        return EXIT_FINDINGS
-    try:
-        before, base_prices = render_at_ref(PROJECT_ROOT, base, stack)
-    except DiffError as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_FINDINGS
+    head = render(stack_path(stack))
+    before, base_prices = render_at_ref(PROJECT_ROOT, base, stack)
     after = json.loads(json.dumps([resource.as_json() for resource in head.resources]))
     result = compare(stack, before, after, (base_prices, cost.Prices.from_config(head.config.pricing)))
     print(format_markdown(result) if output == "markdown" else format_text(result))

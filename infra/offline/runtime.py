@@ -233,9 +233,9 @@ def run_program(stack: StackFile, monitor: RecordingMonitor | None = None) -> li
         cause = error.__cause__ or error.__context__
         if isinstance(cause, ConfigError):
             raise cause from None
-        raise ProgramError(str(error)) from error
+        raise ProgramError(f"{stack.display_path}: the program failed: {error}") from error
     except Exception as error:
-        raise ProgramError(f"{type(error).__name__}: {error}") from error
+        raise ProgramError(f"{stack.display_path}: the program failed: {type(error).__name__}: {error}") from error
     finally:
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
     return monitor.recorded
