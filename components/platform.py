@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import SecretStr
 
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
@@ -105,7 +106,7 @@ class Platform(pulumi.ComponentResource):
                 environment=config.environment,
                 cluster=config.cluster,
                 services=config.services,
-                grafana_password=pulumi.Output.secret(config.grafana_admin_password.get_secret_value()),
+                grafana_password=_secret(config.grafana_admin_password),
             ),
             # ServiceMonitors and rules land in the AI namespaces.
             opts=self._after(list(self.namespaces.values())),
@@ -122,7 +123,7 @@ class Platform(pulumi.ComponentResource):
                 config=config.registry,
                 environment=config.environment,
                 cluster=config.cluster,
-                password=pulumi.Output.secret(config.registry_password.get_secret_value()),
+                password=_secret(config.registry_password),
                 pull_secret_namespaces=sorted(self.namespaces),
             ),
             opts=self._after([*self.namespaces.values(), *self.addons.ready]),
@@ -142,7 +143,7 @@ class Platform(pulumi.ComponentResource):
                 protect=config.environment == "prod",
                 cluster=config.cluster,
             ),
-            admin_password=pulumi.Output.secret(config.jenkins_admin_password.get_secret_value()),
+            admin_password=_secret(config.jenkins_admin_password),
             opts=self._after(self.addons.ready),
         )
 
@@ -178,8 +179,13 @@ class Platform(pulumi.ComponentResource):
                 environment=config.environment,
                 cluster=config.cluster,
                 image=self._image(service),
-                secret_values={key: pulumi.Output.secret(value.get_secret_value()) for key, value in secrets.items()},
+                secret_values={key: _secret(value) for key, value in secrets.items()},
                 image_pull_secret=self.registry.pull_secret_name if self.registry else None,
             ),
             opts=self._after(dependencies),
         )
+
+
+def _secret(value: SecretStr) -> pulumi.Output[str]:
+    """A validated secret from the stack file, as a Pulumi secret (never plaintext in state)."""
+    return pulumi.Output.secret(value.get_secret_value())

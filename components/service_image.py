@@ -48,7 +48,7 @@ def context_digest(context: Path) -> str:
     """A SHA-256 over the build context's paths and contents."""
     files = context_files(context)
     # Services built from one folder hash it once; a file that changes invalidates it.
-    stamp = tuple((path, path.stat().st_mtime_ns, path.stat().st_size) for path in files)
+    stamp = tuple((path, stat.st_mtime_ns, stat.st_size) for path in files for stat in (path.stat(),))
     return _digest(context, stamp)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra.offline.cli import Rendered
@@ -31,3 +32,23 @@ def container(deployment: dict[str, Any]) -> dict[str, Any]:
     containers: list[dict[str, Any]] = pod_spec(deployment)["containers"]
     assert len(containers) == 1
     return containers[0]
+
+
+def dashboard_config_maps(rendered: Rendered) -> list[dict[str, Any]]:
+    """ConfigMaps that Grafana's sidecar loads as dashboards."""
+    return [
+        config_map
+        for config_map in manifests_of(rendered, "ConfigMap")
+        if config_map["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+
+
+def dashboard_queries(rendered: Rendered) -> list[str]:
+    """Every PromQL expression of every dashboard panel."""
+    return [
+        target["expr"]
+        for config_map in dashboard_config_maps(rendered)
+        for document in config_map["data"].values()
+        for panel in json.loads(document)["panels"]
+        for target in panel["targets"]
+    ]

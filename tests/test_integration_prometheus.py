@@ -8,7 +8,6 @@ Alertmanager config and its routing.
 from __future__ import annotations
 
 import copy
-import json
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import yaml
 
 from infra.offline.cli import Rendered
 from infra.offline.runtime import PROJECT_ROOT
-from tests.helpers import manifests_of
+from tests.helpers import dashboard_queries, manifests_of
 from tests.processes import free_port, require_binary, running
 
 pytestmark = pytest.mark.integration
@@ -40,17 +39,6 @@ def rule_files(rendered: Rendered, directory: Path) -> list[Path]:
         path.write_text(yaml.safe_dump(rule["spec"], sort_keys=False))
         files.append(path)
     return files
-
-
-def dashboard_queries(rendered: Rendered) -> list[str]:
-    return [
-        target["expr"]
-        for config_map in manifests_of(rendered, "ConfigMap")
-        if config_map["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
-        for document in config_map["data"].values()
-        for panel in json.loads(document)["panels"]
-        for target in panel["targets"]
-    ]
 
 
 def alertmanager_config(rendered: Rendered) -> dict[str, Any]:

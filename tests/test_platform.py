@@ -14,7 +14,7 @@ from infra.offline.cli import Rendered, render
 from infra.offline.runtime import RecordedResource
 from infra.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import manifest, manifests_of, resources_of
+from tests.helpers import dashboard_config_maps, manifest, manifests_of, resources_of
 
 RenderStack = Callable[[str], Rendered]
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -187,11 +187,7 @@ def test_every_ai_service_is_monitored_with_slo_alerts(rendered_stack: RenderSta
 
 
 def test_dashboards_are_valid_json_with_panels_for_the_sidecar(rendered_stack: RenderStack) -> None:
-    dashboards = [
-        m
-        for m in manifests_of(rendered_stack("prod"), "ConfigMap")
-        if m["metadata"]["labels"].get("grafana_dashboard") == "1"
-    ]
+    dashboards = dashboard_config_maps(rendered_stack("prod"))
     titles = set()
     for config_map in dashboards:
         [document] = config_map["data"].values()

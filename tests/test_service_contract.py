@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable
@@ -12,7 +11,7 @@ from prometheus_client import generate_latest
 from components.observability import EXTERNAL_METRICS, SERVICE_METRICS
 from infra.offline.cli import Rendered
 from infra.offline.runtime import PROJECT_ROOT
-from tests.helpers import manifests_of
+from tests.helpers import dashboard_queries, manifests_of
 
 sys.path.insert(0, str(PROJECT_ROOT / "services" / "text-classifier"))
 from app import metrics as service_metrics
@@ -39,14 +38,7 @@ def test_every_rule_and_panel_queries_a_known_metric(rendered_stack: Callable[[s
         for group in prometheus_rule["spec"]["groups"]
         for rule in group["rules"]
     ]
-    expressions += [
-        target["expr"]
-        for config_map in manifests_of(prod, "ConfigMap")
-        if config_map["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
-        for document in config_map["data"].values()
-        for panel in json.loads(document)["panels"]
-        for target in panel["targets"]
-    ]
+    expressions += dashboard_queries(prod)
     records = {
         rule["record"]
         for prometheus_rule in manifests_of(prod, "PrometheusRule")
