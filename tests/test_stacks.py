@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
+from infra.kubernetes import CLUSTER_SCOPED_KINDS
 from infra.offline.cli import Rendered, check
-from infra.offline.manifests import CLUSTER_SCOPED_KINDS
 from tests.helpers import container, manifests_of
 
 STACKS = ["dev", "staging", "prod"]

@@ -16,34 +16,11 @@ from typing import Any
 
 import yaml
 
+from infra.kubernetes import CLUSTER_SCOPED_KINDS
 from infra.offline.runtime import RecordedResource, mask_secrets
 
 #: pulumi-kubernetes types that are not single API objects.
 _NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
-#: Kinds that are not namespaced (the rest are).
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "APIService",
-        "CertificateSigningRequest",
-        "ClusterIssuer",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CSIDriver",
-        "CustomResourceDefinition",
-        "IngressClass",
-        "MutatingWebhookConfiguration",
-        "Namespace",
-        "Node",
-        "PersistentVolume",
-        "PriorityClass",
-        "RuntimeClass",
-        "StorageClass",
-        "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding",
-        "ValidatingWebhookConfiguration",
-        "VolumeAttachment",
-    }
-)
 DEFAULT_NAMESPACE = "default"
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from infra.kubernetes import CLUSTER_SCOPED_KINDS
+
 # pulumi-kubernetes type token -> path from the props to the pod spec's parent (the template)
 _TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
     "kubernetes:apps/v1:Deployment": ("spec", "template"),
@@ -34,27 +36,6 @@ HELM_RELEASE_TYPES = frozenset(
 )
 GPU_RESOURCE = "nvidia.com/gpu"
 
-#: Kinds that are not namespaced; everything else lands in "default" when no namespace is set.
-CLUSTER_SCOPED_TYPES = frozenset(
-    {
-        "kubernetes:core/v1:Namespace",
-        "kubernetes:core/v1:Node",
-        "kubernetes:core/v1:PersistentVolume",
-        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
-        "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
-        "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition",
-        "kubernetes:storage.k8s.io/v1:StorageClass",
-        "kubernetes:storage.k8s.io/v1:CSIDriver",
-        "kubernetes:networking.k8s.io/v1:IngressClass",
-        "kubernetes:scheduling.k8s.io/v1:PriorityClass",
-        "kubernetes:node.k8s.io/v1:RuntimeClass",
-        "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration",
-        "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
-        "kubernetes:apiregistration.k8s.io/v1:APIService",
-        "kubernetes:cert-manager.io/v1:ClusterIssuer",
-    }
-)
-
 
 def get(value: Any, *path: str | int) -> Any:
     """Nested lookup that tolerates missing keys and None along the way."""
@@ -67,6 +48,11 @@ def get(value: Any, *path: str | int) -> Any:
         else:
             value = value.get(key) if hasattr(value, "get") else None
     return value
+
+
+def is_cluster_scoped(resource_type: str) -> bool:
+    """Whether objects of this pulumi-kubernetes type live outside namespaces."""
+    return resource_type.rsplit(":", 1)[-1] in CLUSTER_SCOPED_KINDS
 
 
 def is_workload(resource_type: str) -> bool:

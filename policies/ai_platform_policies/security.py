@@ -9,11 +9,11 @@ from typing import Any
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from ai_platform_policies.kube import (
-    CLUSTER_SCOPED_TYPES,
     HELM_RELEASE_TYPES,
     containers,
     describe,
     get,
+    is_cluster_scoped,
     is_workload,
     namespace,
     pod_labels,
@@ -189,7 +189,7 @@ def no_default_namespace(args: ResourceValidationArgs, config: Config, report: R
     kind = args.resource_type
     if kind in HELM_RELEASE_TYPES:
         target = args.props.get("namespace") or "default"
-    elif kind.startswith("kubernetes:") and kind not in CLUSTER_SCOPED_TYPES and "metadata" in args.props:
+    elif kind.startswith("kubernetes:") and not is_cluster_scoped(kind) and "metadata" in args.props:
         target = namespace(args.props)
     else:
         return
