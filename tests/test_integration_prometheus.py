@@ -8,6 +8,7 @@ Alertmanager config and its routing.
 from __future__ import annotations
 
 import copy
+import math
 import subprocess
 import sys
 import time
@@ -205,7 +206,8 @@ def test_prometheus_scrapes_the_service_and_evaluates_the_rendered_rules(
                     "result"
                 ]
                 ratio = query(prometheus, f'ai_service:error_ratio:rate5m{{service="{SERVICE}"}}')["data"]["result"]
-                if recorded and ratio:
+                # 0/0 is NaN until two scrapes have seen requests in between; wait for a real number.
+                if recorded and ratio and not math.isnan(float(ratio[0]["value"][1])):
                     break
                 time.sleep(1)
         assert recorded, "the p95 recording rule produced nothing"
