@@ -36,7 +36,6 @@ from typing import Any
 import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
 
 
 def scaled_stack(services: int, directory: Path) -> Path:
@@ -62,21 +61,15 @@ def sdk_floor(count: int) -> float:
     """Seconds to register ``count`` bare Deployments under the SDK's own mock runtime."""
     import pulumi
     import pulumi_kubernetes as k8s
-    from pulumi.runtime import mocks, settings
-    from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
 
-    class Echo(mocks.Mocks):
-        def new_resource(self, args: mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+    from infra import sdk
+
+    class Echo(sdk.Mocks):
+        def new_resource(self, args: sdk.MockResourceArgs) -> tuple[str, dict[str, Any]]:
             return f"{args.name}-id", dict(args.inputs)
 
-        def call(self, args: mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+        def call(self, args: sdk.MockCallArgs) -> tuple[dict[str, Any], None]:
             return {}, None
-
-    settings.SETTINGS.rpc_manager.clear()
-    settings.SETTINGS.outputs.clear()
-    settings.set_root_resource(None)  # type: ignore[arg-type]
-    mocks.set_mocks(Echo(), project="floor", stack="floor", preview=False)
 
     def program() -> None:
         for index in range(count):
@@ -95,15 +88,17 @@ def sdk_floor(count: int) -> float:
         pulumi.export("count", count)
 
     started = time.perf_counter()
-    _sync_await(run_pulumi_func(program))
+    sdk.run_function(program, Echo(), project="floor", stack="floor")
     return time.perf_counter() - started
 
 
 def measure(services: int, directory: Path) -> dict[str, Any]:
     """One size, in this process: the check as the CLI runs it, then each phase alone, then the floor."""
-    from infra.offline.cli import check_stack, render
+    from infra.offline.analyzer import evaluate
+    from infra.offline.check import check_stack, render
     from infra.offline.manifests import write_render
-    from infra.offline.policy_gate import evaluate, load_policy_config, policy_config_path, policy_pack
+    from infra.offline.pack_process import policy_pack
+    from infra.offline.policy_config import load_policy_config, policy_config_path
     from infra.offline.schema import validate_manifest
 
     stack_file = scaled_stack(services, directory)

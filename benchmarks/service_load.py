@@ -108,7 +108,7 @@ def main() -> int:
                 print("the service did not start", file=sys.stderr)
                 return 1
             time.sleep(0.1)
-        scenarios = [
+        scenarios: list[tuple[str, dict[str, object] | None, int]] = [
             ("GET /healthz (floor)", None, args.requests),
             ("classify, batch 1", {"texts": TEXTS[:1]}, args.requests),
             ("classify, batch 32", {"texts": (TEXTS * 8)[:32]}, max(1, args.requests // 4)),
@@ -128,7 +128,7 @@ def main() -> int:
     print("| scenario | requests | texts/s | requests/s | p50 ms | p95 ms | p99 ms |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for result, (_, payload, _) in zip(results, scenarios, strict=True):
-        texts = len(payload["texts"]) if payload else 0  # type: ignore[arg-type]
+        texts = len(payload["texts"]) if payload and isinstance(payload["texts"], list) else 0
         print(
             f"| {result.name} | {result.requests} | {result.throughput * texts:,.0f} | {result.throughput:,.0f} | "
             f"{result.quantile(0.5):.1f} | {result.quantile(0.95):.1f} | {result.quantile(0.99):.1f} |"

@@ -16,9 +16,9 @@ from decimal import Decimal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_platform_policies.quantity import format_cpu, format_memory, parse_quantity
 from components.kube import PART_OF
-from infra.config import Environment, ServiceConfig
-from infra.quantity import format_cpu, format_memory, parse_quantity
+from model.config import Environment, ServiceConfig
 
 #: Extra capacity on top of what the declared services can use at most.
 QUOTA_HEADROOM = Decimal("1.25")

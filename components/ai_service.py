@@ -25,7 +25,7 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
-from infra.config import ClusterConfig, Environment, ServiceConfig
+from model.config import ClusterConfig, Environment, ServiceConfig
 
 #: Secret env values are mounted as files here; ``<NAME>_FILE`` points at each.
 SECRETS_MOUNT_PATH = "/var/run/secrets/ai-platform"

@@ -17,7 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
-from infra.config import (
+from model.config import (
     AddonsConfig,
     CertManagerConfig,
     ClusterConfig,

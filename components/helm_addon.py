@@ -25,7 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube import PART_OF
-from infra.config import ClusterConfig, Environment, HelmChartConfig
+from model.config import ClusterConfig, Environment, HelmChartConfig
 
 #: Controller replicas per environment when a stack does not say.
 DEFAULT_REPLICAS: Mapping[str, int] = {"dev": 1, "staging": 2, "prod": 3}

@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
-from infra.config import JenkinsConfig
+from model.config import JenkinsConfig
 
 ADMIN_SECRET = "jenkins-admin"
 AGENT_LABEL = "pulumi"

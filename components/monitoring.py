@@ -21,7 +21,7 @@ import pulumi_kubernetes as k8s
 from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
 from components.kube import selector_labels
 from components.observability import alertmanager_config, platform_dashboard, service_dashboard, service_rules
-from infra.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
+from model.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DASHBOARD_LABEL = "grafana_dashboard"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.config import AlertingConfig, Environment, ServiceConfig
+from model.config import AlertingConfig, Environment, ServiceConfig
 
 REQUESTS = "ai_service_requests_total"
 """Counter: requests by ``route``, ``method`` and ``status`` (the HTTP code)."""

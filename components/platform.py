@@ -26,8 +26,8 @@ from components.jenkins import Jenkins
 from components.monitoring import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.service_image import ServiceImage, ServiceImageArgs
-from infra.config import PlatformConfig, ServiceConfig
-from infra.config.services import PROJECT_ROOT
+from model.config import PlatformConfig, ServiceConfig
+from model.config.services import PROJECT_ROOT
 
 
 class Platform(pulumi.ComponentResource):

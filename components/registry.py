@@ -27,7 +27,7 @@ from components.kube import (
     tls_ingress_spec,
 )
 from components.registry_config import docker_config_json, htpasswd_line, registry_config_yaml
-from infra.config import ClusterConfig, Environment, RegistryConfig
+from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry"
 PULL_SECRET_NAME = "platform-registry"

@@ -1,25 +1,19 @@
-"""The ai-platform Pulumi program: load the stack's config, declare the platform.
+"""The ai-platform Pulumi program: read the stack's config, declare the platform, export its URLs.
 
-The Python language host runs this file with ``runpy.run_path`` and ``infra/``
-as the working directory, so only ``infra/`` is on ``sys.path``. The project
-root is added here so that ``components`` and ``infra`` import as packages,
-under the engine exactly as under tests and the offline tool.
+The Python language host runs this file with ``runpy.run_path`` from
+``infra/``; the project is installed into the virtualenv (``make setup`` or
+``pulumi install``), so ``model`` and ``components`` import like any package.
 """
 
-import sys
-from pathlib import Path
+import pulumi
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+from components.platform import Platform
+from infra.sdk import engine_config
+from model.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
 
-import pulumi  # noqa: E402
-
-from components.platform import Platform  # noqa: E402
-from infra.stack_config import ConfigError, load_stack_config  # noqa: E402
-
+values, secret_keys = engine_config()
 try:
-    config = load_stack_config()
+    config = parse_platform_config(values, f"{STACK_CONFIG_DIR}/Pulumi.{pulumi.get_stack()}.yaml", secret_keys)
 except ConfigError as error:
     # RunError is reported by the engine as a plain message, without a traceback.
     raise pulumi.RunError(str(error)) from None

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.offline.cli import Rendered, render, stack_path
+from infra.offline.check import CheckReport, Rendered, check_stack, render, stack_path
 
 StackWriter = Callable[..., Path]
 
@@ -62,5 +62,20 @@ def rendered_stack() -> Callable[[str], Rendered]:
         if name not in _RENDERED:
             _RENDERED[name] = render(stack_path(name))
         return _RENDERED[name]
+
+    return get
+
+
+_CHECKED: dict[str, CheckReport] = {}
+
+
+@pytest.fixture(scope="session")
+def checked_stack() -> Callable[[str], CheckReport]:
+    """Check a committed stack once per test session, exactly as `python -m infra.offline check` does."""
+
+    def get(name: str) -> CheckReport:
+        if name not in _CHECKED:
+            _CHECKED[name] = check_stack(stack_path(name))
+        return _CHECKED[name]
 
     return get

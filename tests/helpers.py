@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from infra.offline.cli import Rendered
+from infra.offline.check import Rendered
 from infra.offline.runtime import RecordedResource
 
 

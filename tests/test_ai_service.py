@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from infra.offline.cli import Rendered, render
+from infra.offline.check import Rendered, render
 from tests.conftest import StackWriter, base_config, base_service
 from tests.helpers import container, manifest, manifests_of, pod_spec, resources_of
 

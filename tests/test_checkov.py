@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.offline.cli import render, stack_path
+from infra.offline.check import render, stack_path
 from infra.offline.manifests import write_render
 from infra.offline.runtime import PROJECT_ROOT
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.offline import cli
+from infra.offline import cli, manifests
 from infra.offline.runtime import PROJECT_ROOT
 from tests.conftest import StackWriter, base_config, base_service
 
@@ -98,7 +98,7 @@ def test_missing_stack_exits_2() -> None:
 
 
 def test_schema_errors_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    real_to_manifests = cli.to_manifests  # type: ignore[attr-defined]
+    real_to_manifests = manifests.to_manifests
 
     def manifests_with_a_typo(resources: list[Any]) -> list[Any]:
         manifests = real_to_manifests(resources)
@@ -106,7 +106,7 @@ def test_schema_errors_exit_1(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
         deployment.body["spec"]["replicaz"] = 3
         return manifests
 
-    monkeypatch.setattr(cli, "to_manifests", manifests_with_a_typo)
+    monkeypatch.setattr(manifests, "to_manifests", manifests_with_a_typo)
     assert cli.main(["check", "--stack", "dev", "--json"]) == 1
     report = json.loads(capsys.readouterr().out)
     assert any("'replicaz' was unexpected" in error for error in report["schemaErrors"])
@@ -123,23 +123,19 @@ def test_config_json_schema_describes_the_stack_keys() -> None:
 
 
 def test_program_imports_its_packages_under_the_engine_layout() -> None:
-    """The language host runs `runpy.run_path('.')` from infra/ with only infra/ on sys.path."""
+    """The language host runs `runpy.run_path('.')` from infra/; the packages come from the install, not sys.path."""
     program = (
-        "import json, os, runpy, sys\n"
-        "import pulumi\n"
-        "from pulumi.runtime import mocks\n"
-        "from pulumi.runtime.config import set_all_config\n"
-        "from pulumi.runtime.stack import run_pulumi_func\n"
-        "from pulumi.runtime.sync_await import _sync_await\n"
+        "import json, os, sys\n"
+        "from pathlib import Path\n"
         "assert not any(os.path.isdir(os.path.join(p, 'components')) for p in sys.path if p), sys.path\n"
-        "class M(mocks.Mocks):\n"
+        "from infra import sdk\n"
+        "class M(sdk.Mocks):\n"
         "    def new_resource(self, args): return args.name + '-id', args.inputs\n"
         "    def call(self, args): return {}, None\n"
-        "monitor = mocks.MockMonitor(M())\n"
-        "set_all_config(json.loads(os.environ['STACK_CONFIG']), [])\n"
-        "mocks.set_mocks(M(), project='ai-platform', stack='ci', preview=True, monitor=monitor)\n"
-        "_sync_await(run_pulumi_func(lambda: runpy.run_path('.', run_name='__main__')))\n"
-        "print(len(monitor.resources))\n"
+        "monitor = sdk.RecordingMonitor(M())\n"
+        "sdk.run_program(Path('.'), monitor, project='ai-platform', stack='ci', preview=True,\n"
+        "                config=json.loads(os.environ['STACK_CONFIG']), secret_keys=frozenset())\n"
+        "print(len(monitor.recorded))\n"
     )
     config = {
         "ai-platform:environment": "dev",

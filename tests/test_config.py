@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from infra.config import SUPPORTED_KUBERNETES_MINORS
-from infra.offline.runtime import PlatformMocks, RecordingMonitor, run_program
+from infra.offline.runtime import recording_monitor, run_program
 from infra.offline.schema import available_versions
 from infra.offline.stack_file import read_stack_file
-from infra.stack_config import ConfigError, parse_platform_config
+from model.config import SUPPORTED_KUBERNETES_MINORS
+from model.stack_config import ConfigError, parse_platform_config
 from tests.conftest import StackWriter, base_config, base_service
 
 
@@ -117,7 +117,7 @@ def test_bad_config_names_the_key_and_declares_nothing(
     write_stack: StackWriter, config: dict[str, Any], key: str, fragment: str
 ) -> None:
     stack = read_stack_file(write_stack(config))
-    monitor = RecordingMonitor(PlatformMocks())
+    monitor = recording_monitor()
 
     with pytest.raises(ConfigError) as raised:
         run_program(stack, monitor)

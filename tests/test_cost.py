@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from infra.cost import GPU_TYPE_LABEL, Prices, Resource, estimate
-from infra.offline.cli import Rendered, render, stack_cost
+from ai_platform_policies.cost import GPU_TYPE_LABEL, Prices, Resource, estimate
+from infra.offline.check import Rendered, render, stack_cost
 from infra.offline.runtime import PROJECT_ROOT
 from tests.conftest import StackWriter, base_config, base_service
 

@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from infra.offline.cli import Rendered
+from infra.offline.check import Rendered
 from infra.offline.runtime import PROJECT_ROOT
 from tests.helpers import dashboard_queries, manifests_of
 from tests.processes import free_port, require_binary, running

@@ -10,9 +10,9 @@ import bcrypt
 import pytest
 
 from components.registry_config import docker_config_json, htpasswd_line
-from infra.offline.cli import Rendered, render
+from infra.offline.check import Rendered, render
 from infra.offline.runtime import RecordedResource
-from infra.stack_config import ConfigError
+from model.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
 from tests.helpers import dashboard_config_maps, manifest, manifests_of, resources_of
 

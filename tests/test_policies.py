@@ -14,15 +14,9 @@ from typing import Any
 
 import pytest
 
-from infra.offline.policy_gate import (
-    PolicyConfigError,
-    PolicyPackProcess,
-    Violation,
-    evaluate,
-    load_policy_config,
-    policy_config_path,
-    policy_pack,
-)
+from infra.offline.analyzer import Violation, evaluate
+from infra.offline.pack_process import PolicyPackProcess, policy_pack
+from infra.offline.policy_config import PolicyConfigError, load_policy_config, policy_config_path
 from infra.offline.runtime import RecordedResource
 from infra.offline.stack_file import StackFile
 from tests import policy_fixtures as fx
@@ -368,10 +362,36 @@ def test_thresholds_differ_per_environment(pack: PolicyPackProcess) -> None:
     assert "workload-minimum-replicas" not in {v.policy for v in run(pack, stack, "staging")}
 
 
-def test_platform_registry_from_stack_config_is_approved(pack: PolicyPackProcess) -> None:
+def test_a_registry_named_only_in_the_stack_file_is_not_approved(pack: PolicyPackProcess) -> None:
+    """The stack file is what a pull request edits; only the pack's config approves registries."""
     stack = fx.compliant_stack()
     classifier_container(lambda c: c.update(image="registry.platform.internal/ai/x:1.0" + fx.DIGEST))(stack)
-    assert [v for v in run(pack, stack) if v.policy == "approved-registries"] == []
+    assert [v.policy for v in run(pack, stack) if v.policy == "approved-registries"] == ["approved-registries"]
+
+
+def test_the_budget_prices_come_from_the_pack_config_not_the_stack_file(tmp_path: Path) -> None:
+    """Zero prices in the stack file (which a pull request edits) do not get a GPU fleet past the budget."""
+    zero = {"vcpuHour": 0, "memoryGibHour": 0, "gpuHour": {"nvidia-l4": 0}, "storageGibMonth": {"default": 0}}
+    cheap_stack = StackFile(
+        path=STACK.path,
+        stack="test",
+        values={**STACK.values, "ai-platform:pricing": json.dumps(zero)},
+        secret_keys=frozenset(),
+    )
+    resources = fx.compliant_stack()
+    change(":Deployment", "llm", lambda d: d["spec"].update(replicas=30))(resources)
+    config_path = policy_config_path("prod")
+    with policy_pack(cheap_stack) as process:
+        violations = evaluate(process, cheap_stack, resources, load_policy_config(config_path), str(config_path))
+    assert "monthly-budget" in {v.policy for v in violations}
+    # ...while the pack's own prices decide: free capacity fits any budget.
+    free = json.loads(config_path.read_text())
+    free["monthly-budget"]["prices"] = zero
+    free_path = tmp_path / "prod.json"
+    free_path.write_text(json.dumps(free))
+    with policy_pack(cheap_stack) as process:
+        violations = evaluate(process, cheap_stack, resources, load_policy_config(free_path), str(free_path))
+    assert "monthly-budget" not in {v.policy for v in violations}
 
 
 @pytest.mark.parametrize(

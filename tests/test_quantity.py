@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from infra.quantity import QuantityError, parse_quantity
+from ai_platform_policies.quantity import QuantityError, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 
 from prometheus_client import generate_latest
 
-from components.observability import EXTERNAL_METRICS, SERVICE_METRICS
-from infra.offline.cli import Rendered
-from infra.offline.runtime import PROJECT_ROOT
-from tests.helpers import dashboard_queries, manifests_of
-
-sys.path.insert(0, str(PROJECT_ROOT / "services" / "text-classifier"))
 from app import metrics as service_metrics
+from components.observability import EXTERNAL_METRICS, SERVICE_METRICS
+from infra.offline.check import Rendered
+from tests.helpers import dashboard_queries, manifests_of
 
 RECORDED = re.compile(r"\b(ai_service:[a-z0-9_:]+)")
 METRIC = re.compile(r"\b([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:\{|\[|\)|$)")

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi.runtime import rpc
 
 from components.service_image import context_digest, context_files
-from infra.offline.cli import Rendered
+from infra import sdk
+from infra.offline.check import Rendered
 from infra.offline.runtime import PROJECT_ROOT
 from infra.offline.stack_file import read_stack_file
-from infra.stack_config import ConfigError, parse_platform_config
+from model.stack_config import ConfigError, parse_platform_config
 from tests.conftest import StackWriter, base_config, base_service
 from tests.helpers import container, manifest, resources_of
 
@@ -33,7 +33,7 @@ def test_prod_builds_the_classifier_and_deploys_it_by_digest(rendered_stack: Ren
     assert build["cacheFrom"]["images"] == [image.inputs["imageName"]]
     assert image.inputs["imageName"] == f"registry.example.com/ai/text-classifier:{context_digest(SERVICE)[:16]}"
     registry = image.inputs["registry"]
-    assert rpc.is_rpc_secret(registry)  # it carries the password: the whole block is a secret
+    assert sdk.is_secret(registry)  # it carries the password: the whole block is a secret
     assert registry["value"]["server"] == "registry.example.com"
     assert image.as_json()["inputs"]["registry"]["password"].startswith("[secret:")
     deployed = container(manifest(prod, "Deployment", "text-classifier"))["image"]
@@ -74,7 +74,7 @@ def test_the_tag_changes_exactly_when_the_build_context_does(tmp_path: Path) -> 
 
 
 def test_unchanged_code_renders_the_same_digest(rendered_stack: RenderStack) -> None:
-    from infra.offline.cli import render, stack_path
+    from infra.offline.check import render, stack_path
 
     again = render(stack_path("prod"))
     first = container(manifest(rendered_stack("prod"), "Deployment", "text-classifier"))["image"]

@@ -6,18 +6,19 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.kubernetes import CLUSTER_SCOPED_KINDS
-from infra.offline.cli import Rendered, check
+from ai_platform_policies.kube import CLUSTER_SCOPED_KINDS
+from infra.offline.check import CheckReport, Rendered
 from tests.helpers import container, manifests_of
 
 STACKS = ["dev", "staging", "prod"]
 RenderStack = Callable[[str], Rendered]
+CheckStack = Callable[[str], CheckReport]
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_stack_passes_schemas_and_its_own_policies(rendered_stack: RenderStack, stack: str) -> None:
-    rendered = rendered_stack(stack)
-    report = check(rendered)
+def test_stack_passes_schemas_and_its_own_policies(checked_stack: CheckStack, stack: str) -> None:
+    report = checked_stack(stack)
+    rendered = report.rendered
     assert rendered.config.environment == stack
     assert rendered.manifests, "nothing rendered"
     assert report.schema_errors == []
@@ -25,8 +26,8 @@ def test_stack_passes_schemas_and_its_own_policies(rendered_stack: RenderStack, 
     assert not report.failed
 
 
-def test_prod_has_no_findings_at_all(rendered_stack: RenderStack) -> None:
-    assert check(rendered_stack("prod")).violations == []
+def test_prod_has_no_findings_at_all(checked_stack: CheckStack) -> None:
+    assert checked_stack("prod").violations == []
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -17,146 +17,22 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from infra import cost
-from infra.config import PlatformConfig
+from ai_platform_policies import cost
+from infra.offline.check import CheckReport, check_stack, render, stack_cost, stack_path
 from infra.offline.diff import DiffError, compare, format_markdown, format_text, render_at_ref
-from infra.offline.manifests import Manifest, to_manifests, write_render
-from infra.offline.policy_gate import (
-    PolicyConfigError,
-    PolicyPackError,
-    PolicySession,
-    Violation,
-    evaluate,
-    load_policy_config,
-    policy_config_path,
-    policy_pack,
-)
-from infra.offline.runtime import (
-    PROJECT_ROOT,
-    PlatformMocks,
-    ProgramError,
-    RecordedResource,
-    RecordingMonitor,
-    run_program,
-)
-from infra.offline.schema import SchemaError, is_custom_resource, validate_manifest
-from infra.offline.stack_file import StackFile, read_stack_file
-from infra.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
+from infra.offline.manifests import write_render
+from infra.offline.pack_process import PolicyPackError
+from infra.offline.policy_config import PolicyConfigError
+from infra.offline.runtime import PROJECT_ROOT, ProgramError
+from infra.offline.schema import is_custom_resource
+from model.config import PlatformConfig
+from model.stack_config import ConfigError
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INVALID_CONFIG = 2
-
-
-@dataclass
-class Rendered:
-    """A stack's validated config and everything its program declared."""
-
-    stack: StackFile
-    config: PlatformConfig
-    resources: list[RecordedResource]
-    manifests: list[Manifest]
-
-
-@dataclass
-class CheckReport:
-    rendered: Rendered
-    schema_errors: list[SchemaError] = field(default_factory=list)
-    violations: list[Violation] = field(default_factory=list)
-
-    @property
-    def failed(self) -> bool:
-        return bool(self.schema_errors) or any(v.blocks for v in self.violations)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "stack": self.rendered.stack.stack,
-            "environment": self.rendered.config.environment,
-            "resources": len(self.rendered.resources),
-            "manifests": len(self.rendered.manifests),
-            "schemaErrors": [str(error) for error in self.schema_errors],
-            "violations": [violation.as_json() for violation in self.violations],
-        }
-
-
-def stack_path(name: str) -> Path:
-    return PROJECT_ROOT / STACK_CONFIG_DIR / f"Pulumi.{name}.yaml"
-
-
-def render(stack_file: Path) -> Rendered:
-    """Validate the stack's config, then run the program under mocks.
-
-    Raises ``ConfigError`` before anything runs when the config is invalid.
-    """
-    stack, config = _load(stack_file)
-    return _run(stack, config)
-
-
-def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
-    """Read and validate a stack file, naming the file in every problem."""
-    stack = read_stack_file(stack_file)
-    return stack, parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
-
-
-def _run(stack: StackFile, config: PlatformConfig, monitor: RecordingMonitor | None = None) -> Rendered:
-    resources = run_program(stack, monitor)
-    return Rendered(stack=stack, config=config, resources=resources, manifests=to_manifests(resources))
-
-
-def stack_cost(rendered: Rendered) -> cost.Estimate:
-    """The monthly cost of what the stack declares, at the stack's own prices."""
-    return cost.estimate([r.view() for r in rendered.resources], cost.Prices.from_config(rendered.config.pricing))
-
-
-def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckReport:
-    """``check`` as the CLI runs it: the policy pack judges resources while the program declares them.
-
-    Both configs are validated before anything runs. Raises ``ConfigError``,
-    ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``.
-    """
-    stack, config = _load(stack_file)
-    config_path = policy_config or policy_config_path(config.environment)
-    entries = load_policy_config(config_path)
-    with policy_pack(stack) as pack:
-        session = PolicySession(pack, stack, entries, _display(config_path))
-        rendered = _run(stack, config, RecordingMonitor(PlatformMocks(), on_register=session.analyze))
-        errors = _schema_errors(rendered)
-        violations = session.finish(rendered.resources)
-    return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
-
-
-def _schema_errors(rendered: Rendered) -> list[SchemaError]:
-    version = rendered.config.kubernetes_version
-    return [
-        error
-        for manifest in rendered.manifests
-        for error in validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}")
-    ]
-
-
-def check(rendered: Rendered, policy_config: Path | None = None) -> CheckReport:
-    """Schema-validate every manifest, then run the policy pack with the environment's config.
-
-    Raises ``PolicyConfigError`` for an invalid policy config file and
-    ``PolicyPackError`` when the pack cannot run.
-    """
-    errors = _schema_errors(rendered)
-    config_path = policy_config or policy_config_path(rendered.config.environment)
-    config = load_policy_config(config_path)
-    with policy_pack(rendered.stack) as pack:
-        violations = evaluate(pack, rendered.stack, rendered.resources, config, _display(config_path))
-    return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -218,7 +94,7 @@ def _diff(stack: str, base: str, output: str) -> int:
     head = render(stack_path(stack))
     before, base_prices = render_at_ref(PROJECT_ROOT, base, stack)
     after = json.loads(json.dumps([resource.as_json() for resource in head.resources]))
-    result = compare(stack, before, after, (base_prices, cost.Prices.from_config(head.config.pricing)))
+    result = compare(stack, before, after, (base_prices, head.config.pricing.to_prices()))
     print(format_markdown(result) if output == "markdown" else format_text(result))
     return EXIT_OK
 

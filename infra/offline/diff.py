@@ -9,6 +9,7 @@ and new value. Secrets never appear: a changed secret shows as changed, masked.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infra.cost import Estimate, Item, Prices, estimate, from_resources_json
+from ai_platform_policies.cost import Estimate, Item, Prices, estimate, from_resources_json
 from infra.offline.runtime import SECRET_MASK
 from infra.offline.stack_file import read_stack_file
 
@@ -107,25 +108,18 @@ def _field_changes(prefix: str, old: Any, new: Any) -> list[FieldChange]:
     if isinstance(old, dict) and isinstance(new, dict):
         changes = []
         for key in sorted(old.keys() | new.keys(), key=str):
-            path = f"{prefix}{key}"
-            changes.extend(
-                _field_changes(path + ".", old.get(key), new.get(key))
-                if _nested(old.get(key), new.get(key))
-                else _leaf(path, old.get(key), new.get(key))
-            )
+            changes.extend(_descend(f"{prefix}{key}", old.get(key), new.get(key)))
         return changes
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
         changes = []
         for index, (before, after) in enumerate(zip(old, new, strict=True)):
-            path = f"{prefix.rstrip('.')}[{index}]"
-            changes.extend(
-                _field_changes(path + ".", before, after) if _nested(before, after) else _leaf(path, before, after)
-            )
+            changes.extend(_descend(f"{prefix.rstrip('.')}[{index}]", before, after))
         return changes
     return _leaf(prefix.rstrip("."), old, new)
 
 
 def _descend(path: str, old: Any, new: Any) -> list[FieldChange]:
+    """The changes at ``path``: field by field inside matching containers, else the value itself."""
     return _field_changes(path + ".", old, new) if _nested(old, new) else _leaf(path, old, new)
 
 
@@ -261,12 +255,15 @@ def render_at_ref(project_root: Path, ref: str, stack: str) -> tuple[list[dict[s
         try:
             stack_file = worktree / "stacks" / f"Pulumi.{stack}.yaml"
             if not stack_file.exists():
-                return [], Prices.from_stack_value(None)  # a new stack: everything is added
-            prices = Prices.from_stack_value(read_stack_file(stack_file).values.get("ai-platform:pricing"))
+                return [], Prices.from_mapping({})  # a new stack: everything is added
+            raw_prices = read_stack_file(stack_file).values.get("ai-platform:pricing")
+            prices = Prices.from_mapping(json.loads(raw_prices) if raw_prices else {})
             out = Path(scratch) / "render"
             result = subprocess.run(
                 [sys.executable, "-m", "infra.offline", "render", "--stack", stack, "--out", str(out)],
                 cwd=worktree,
+                # The base's own code, not the installed (editable) packages of the working tree.
+                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(worktree), str(worktree / "policies")])},
                 capture_output=True,
                 text=True,
                 check=False,

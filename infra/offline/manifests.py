@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from infra.kubernetes import CLUSTER_SCOPED_KINDS
+from ai_platform_policies.kube import CLUSTER_SCOPED_KINDS
 from infra.offline.runtime import RecordedResource, mask_secrets
 
 #: pulumi-kubernetes types that are not single API objects.

@@ -66,10 +66,6 @@ def validate_manifest(manifest: dict[str, Any], kubernetes_version: str, label: 
     ]
 
 
-def has_schema(kind: str, api_version: str, kubernetes_version: str) -> bool:
-    return _schema_file(kubernetes_version, kind, api_version).exists()
-
-
 def _schema_file(kubernetes_version: str, kind: str, api_version: str) -> Path:
     # rbac.authorization.k8s.io/v1 -> rbac-v1 ; v1 -> v1
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from infra.stack_config import ConfigError
+from model.stack_config import ConfigError
 
 #: libyaml's safe loader when PyYAML has it (10x faster on large stacks), else the Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

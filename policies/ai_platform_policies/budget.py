@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pulumi
 from pulumi_policy import ReportViolation, StackValidationArgs
 
+from ai_platform_policies.cost import Prices, Resource, estimate
 from ai_platform_policies.rule import Config, stack_rule
-from infra.cost import Prices, Resource, estimate
 
 
 @stack_rule(
@@ -19,13 +18,19 @@ from infra.cost import Prices, Resource, estimate
     thresholds={
         "budget": {"type": "number", "minimum": 0, "description": "Monthly budget in the pricing currency."},
         "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "prices": {
+            "type": "object",
+            "description": "Prices that gate, per environment (cost.DEFAULT_PRICES keys; unset keys take "
+            "the defaults). Never read from the stack file, which the same pull request can edit.",
+            "default": {},
+        },
     },
 )
 def monthly_budget(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
     if "budget" not in config:
         args.not_applicable("no budget configured")
-    # The same estimate as `python -m infra.offline cost`, at the stack's own prices.
-    prices = Prices.from_stack_value(pulumi.runtime.get_config("ai-platform:pricing"))
+    # The same estimate as `python -m infra.offline cost`, at the prices this pack's config sets.
+    prices = Prices.from_mapping(config["prices"])
     if config.get("currency") and config["currency"] != prices.currency:
         report(f"the budget is in {config['currency']} but the stack is priced in {prices.currency}.", None)
         return

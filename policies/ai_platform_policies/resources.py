@@ -17,8 +17,8 @@ from ai_platform_policies.kube import (
     namespace,
     pod_spec,
 )
+from ai_platform_policies.quantity import parse_quantity
 from ai_platform_policies.rule import Config, resource_rule, stack_rule
-from infra.quantity import parse_quantity
 
 
 @resource_rule(

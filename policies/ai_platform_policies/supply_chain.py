@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import re
 
-import pulumi
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ai_platform_policies.kube import HELM_RELEASE_TYPES, containers, describe, pod_spec
@@ -40,31 +38,17 @@ def image_tag(image: str) -> str | None:
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def platform_registry() -> str | None:
-    """The platform's own registry host, from the stack config the engine hands every policy pack."""
-    raw = pulumi.runtime.get_config("ai-platform:registry")
-    if not raw:
-        return None
-    try:
-        host = json.loads(raw).get("host") if isinstance(raw, str) else None
-    except (ValueError, AttributeError):
-        return None
-    return str(host) if host else None
-
-
 @resource_rule(
     "approved-registries",
-    "Container images come only from the platform registry or the configured allow-list.",
+    "Container images come only from the registries and repositories the policy config approves.",
     severity="high",
     remediation="Push the image to the platform registry (or mirror it there) and reference it from there; "
     "approve a single outside repository with an entry such as docker.io/library/registry.",
     thresholds={"allowedRegistries": {"type": "array", "items": {"type": "string"}, "default": []}},
 )
 def approved_registries(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    # Only the pack's config approves: the stack file is what a pull request edits.
     allowed = set(config["allowedRegistries"])
-    own = platform_registry()
-    if own:
-        allowed.add(own)
     for label, container in containers(pod_spec(args.resource_type, args.props)):
         image = str(container.get("image") or "")
         if not approved(image, allowed):

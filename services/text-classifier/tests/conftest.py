@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+# The service folder is on the path through pytest's `pythonpath` (pyproject.toml).
 SERVICE_DIR = Path(__file__).resolve().parent.parent
-if str(SERVICE_DIR) not in sys.path:
-    sys.path.insert(0, str(SERVICE_DIR))
 
 
 def free_port() -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from infra.config import PROJECT, CrossFieldError, PlatformConfig
+from model.config import PROJECT, CrossFieldError, PlatformConfig
 
 #: Keys whose values must be Pulumi secrets (``secure:`` in the stack file).
 SECRET_KEYS = ("serviceSecrets", "registryPassword", "grafanaAdminPassword", "jenkinsAdminPassword")
@@ -133,21 +133,6 @@ def _message(detail: Any, location: list[str | int]) -> str:
     if kind.endswith("_type") or kind.startswith(("greater_than", "less_than", "string_pattern", "literal")):
         return f"{message}, got {value!r}"
     return message
-
-
-def load_stack_config() -> PlatformConfig:
-    """The running stack's validated config, as the Pulumi engine passed it in.
-
-    Reads every ``ai-platform:*`` key (so a misspelt top-level key is reported
-    too, not silently ignored) and which of them are secrets.
-    """
-    import pulumi
-    from pulumi.runtime import config as runtime_config
-
-    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    secret_keys = {key for key in values if runtime_config.is_config_secret(key)}
-    source = f"{STACK_CONFIG_DIR}/Pulumi.{pulumi.get_stack()}.yaml"
-    return parse_platform_config(values, source, secret_keys)
 
 
 #: Where Pulumi.yaml's ``stackConfigDir`` keeps the stack files.

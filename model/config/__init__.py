@@ -3,11 +3,11 @@
 Everything under the ``ai-platform:`` namespace of a stack file is parsed into
 these frozen pydantic models before a single resource is declared. Components
 receive these objects; they never read Pulumi config themselves. See
-``infra.stack_config`` for how raw Pulumi config becomes a ``PlatformConfig``
+``model.stack_config`` for how raw Pulumi config becomes a ``PlatformConfig``
 and how errors are reported.
 """
 
-from infra.config.base import (
+from model.config.base import (
     PROJECT,
     SUPPORTED_KUBERNETES_MINORS,
     CrossFieldError,
@@ -15,7 +15,7 @@ from infra.config.base import (
     image_digest,
     image_tag,
 )
-from infra.config.platform import (
+from model.config.platform import (
     AddonsConfig,
     AlertingConfig,
     CertManagerConfig,
@@ -28,7 +28,7 @@ from infra.config.platform import (
     PricingConfig,
     RegistryConfig,
 )
-from infra.config.services import (
+from model.config.services import (
     AutoscalingConfig,
     HealthConfig,
     ImageConfig,

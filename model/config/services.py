@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StrictInt, model_validator
 
-from infra.config.base import (
+from ai_platform_policies.quantity import parse_quantity
+from model.config.base import (
     DnsLabel,
     EnvValue,
     EnvVarName,
@@ -19,7 +20,6 @@ from infra.config.base import (
     ServiceName,
     StrictModel,
 )
-from infra.quantity import parse_quantity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from infra.config import PricingConfig
-from infra.quantity import parse_quantity
+from ai_platform_policies.quantity import parse_quantity
 
 GIB = Decimal(2) ** 30
 GPU = "nvidia.com/gpu"
@@ -37,6 +36,17 @@ _WORKLOADS = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:Sta
 _HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler",)
 
 
+#: Typical on-demand list prices (USD); a stack's ``pricing`` and the pack config override them.
+DEFAULT_PRICES: Mapping[str, Any] = {
+    "currency": "USD",
+    "vcpuHour": 0.0316,
+    "memoryGibHour": 0.0042,
+    "gpuHour": {"nvidia-t4": 0.35, "nvidia-l4": 0.71, "nvidia-a100-80gb": 3.67, "nvidia-h100-80gb": 6.98},
+    "storageGibMonth": {"default": 0.10},
+    "hoursPerMonth": 730,
+}
+
+
 @dataclass(frozen=True)
 class Prices:
     """Monthly prices in one currency (see ``PricingConfig`` for the stack-file form)."""
@@ -49,20 +59,20 @@ class Prices:
     hours_per_month: Decimal = Decimal(730)
 
     @classmethod
-    def from_config(cls, config: PricingConfig) -> Prices:
-        return cls(
-            currency=config.currency,
-            vcpu_hour=Decimal(str(config.vcpu_hour)),
-            memory_gib_hour=Decimal(str(config.memory_gib_hour)),
-            gpu_hour={k: Decimal(str(v)) for k, v in config.gpu_hour.items()},
-            storage_gib_month={k: Decimal(str(v)) for k, v in config.storage_gib_month.items()},
-            hours_per_month=Decimal(str(config.hours_per_month)),
-        )
+    def from_mapping(cls, prices: Mapping[str, Any]) -> Prices:
+        """From the camelCase form the stack file's ``pricing`` and the pack config share.
 
-    @classmethod
-    def from_stack_value(cls, raw: str | None) -> Prices:
-        """From the engine's string form of ``ai-platform:pricing`` (defaults when unset)."""
-        return cls.from_config(PricingConfig.model_validate_json(raw) if raw else PricingConfig())
+        Keys left out take ``DEFAULT_PRICES``.
+        """
+        merged = {**DEFAULT_PRICES, **prices}
+        return cls(
+            currency=str(merged["currency"]),
+            vcpu_hour=Decimal(str(merged["vcpuHour"])),
+            memory_gib_hour=Decimal(str(merged["memoryGibHour"])),
+            gpu_hour={str(k): Decimal(str(v)) for k, v in dict(merged["gpuHour"]).items()},
+            storage_gib_month={str(k): Decimal(str(v)) for k, v in dict(merged["storageGibMonth"]).items()},
+            hours_per_month=Decimal(str(merged["hoursPerMonth"])),
+        )
 
 
 @dataclass(frozen=True)

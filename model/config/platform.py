@@ -6,7 +6,8 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, StrictBool, StrictInt, model_validator
 
-from infra.config.base import (
+from ai_platform_policies.cost import DEFAULT_PRICES, Prices
+from model.config.base import (
     ChartVersion,
     CrossFieldError,
     DnsLabel,
@@ -24,7 +25,7 @@ from infra.config.base import (
     ServiceName,
     StrictModel,
 )
-from infra.config.services import ServiceConfig
+from model.config.services import ServiceConfig
 
 #: CNCF Distribution, pinned by digest (docker.io/library/registry:2.8.3).
 DEFAULT_REGISTRY_IMAGE = (
@@ -156,23 +157,24 @@ Price = Annotated[float, Field(ge=0)]
 
 
 class PricingConfig(StrictModel):
-    """What capacity costs in this environment; the defaults are typical on-demand list prices."""
+    """What capacity costs in this environment, for the `cost` report and pull-request diffs.
 
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    vcpu_hour: Price = 0.0316
-    memory_gib_hour: Price = 0.0042
-    gpu_hour: dict[LabelValue, Price] = Field(
-        default_factory=lambda: {
-            "nvidia-t4": 0.35,
-            "nvidia-l4": 0.71,
-            "nvidia-a100-80gb": 3.67,
-            "nvidia-h100-80gb": 6.98,
-        }
-    )
+    The defaults are the cost model's typical on-demand list prices. The budget
+    policy does not read these (a pull request could lower them): it prices
+    with the policy pack's own per-environment config.
+    """
+
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = DEFAULT_PRICES["currency"]
+    vcpu_hour: Price = DEFAULT_PRICES["vcpuHour"]
+    memory_gib_hour: Price = DEFAULT_PRICES["memoryGibHour"]
+    gpu_hour: dict[LabelValue, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES["gpuHour"]))
     """Per GPU and hour, by the GPU type services name in ``resources.gpuType``."""
-    storage_gib_month: dict[str, Price] = Field(default_factory=lambda: {"default": 0.10})
+    storage_gib_month: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES["storageGibMonth"]))
     """Per GiB and month, by storage class (``default`` for unnamed classes)."""
-    hours_per_month: Annotated[float, Field(gt=0, le=744)] = 730
+    hours_per_month: Annotated[float, Field(gt=0, le=744)] = DEFAULT_PRICES["hoursPerMonth"]
+
+    def to_prices(self) -> Prices:
+        return Prices.from_mapping(self.model_dump(by_alias=True))
 
 
 class PlatformConfig(StrictModel):

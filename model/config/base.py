@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
 
-from infra.quantity import QuantityError, parse_quantity
+from ai_platform_policies.quantity import QuantityError, parse_quantity
 
 PROJECT = "ai-platform"
 

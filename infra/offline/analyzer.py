@@ -1,0 +1,197 @@
+"""An analyzer session with a running pack: ``ConfigureStack``, ``Configure``, ``Analyze``, ``AnalyzeStack``.
+
+The engine's side of ``pulumi preview --policy-pack``: every registered
+resource is analyzed with its inputs and options (sent concurrently, while the
+program is still declaring later ones), then the whole stack once with every
+resource's outputs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
+
+from infra.offline.pack_process import PolicyPackError, PolicyPackProcess
+from infra.offline.policy_config import LEVEL_VALUES, LEVELS, PolicyEntry, reconcile
+from infra.offline.runtime import RecordedResource
+from infra.offline.stack_file import StackFile
+from model.config import PROJECT
+
+#: Analyze calls in flight at once; the pack serves them on a few threads anyway.
+_IN_FLIGHT = 64
+
+
+@dataclass(frozen=True)
+class Violation:
+    policy: str
+    enforcement_level: str
+    urn: str
+    message: str
+
+    @property
+    def blocks(self) -> bool:
+        return self.enforcement_level in ("mandatory", "remediate")
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "policy": self.policy,
+            "enforcementLevel": self.enforcement_level,
+            "urn": self.urn,
+            "message": self.message,
+        }
+
+
+class PolicySession:
+    """A configured pack: each resource is analyzed as it arrives, the whole stack at the end.
+
+    ``analyze`` may be called from the mock monitor while the program is still
+    running, so the pack (its own process, its own core) judges resources
+    while later ones are being declared.
+    """
+
+    def __init__(
+        self, pack: PolicyPackProcess, stack: StackFile, config: Mapping[str, PolicyEntry], source: str
+    ) -> None:
+        self._pack = pack
+        self._stub = pack.stub
+        self._known: dict[str, RecordedResource] = {}
+        self._pending: list[tuple[str, Any]] = []
+        self._in_flight: deque[Any] = deque()
+        self._lock = threading.Lock()
+        try:
+            self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack.stack, project=PROJECT))
+            info = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
+            reconciled = reconcile(info, config, source)
+            self._stub.Configure(
+                analyzer_pb2.ConfigureAnalyzerRequest(
+                    policyConfig={
+                        name: analyzer_pb2.PolicyConfig(
+                            enforcementLevel=LEVEL_VALUES[entry.level or "advisory"],
+                            properties=_struct(entry.properties),
+                        )
+                        for name, entry in reconciled.items()
+                    }
+                )
+            )
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+
+    def analyze(self, resource: RecordedResource) -> None:
+        """Send one resource (its inputs and options) to ``Analyze`` without waiting."""
+        with self._lock:
+            self._known[resource.urn] = resource
+            request = _analyze_request(resource, self._known)
+            while len(self._in_flight) >= _IN_FLIGHT:
+                self._in_flight.popleft().exception()  # wait; errors surface in finish()
+            answer = self._stub.Analyze.future(request)
+            self._in_flight.append(answer)
+            self._pending.append((resource.urn, answer))
+
+    def finish(self, resources: list[RecordedResource]) -> list[Violation]:
+        """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
+        by_urn = {resource.urn: resource for resource in resources}
+        violations: list[Violation] = []
+        try:
+            for urn, answer in self._pending:
+                violations.extend(_violations(answer.result(), urn))
+            stack_answer = self._stub.AnalyzeStack(
+                analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+            )
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+        violations.extend(_violations(stack_answer, ""))
+        return violations
+
+    def _failure(self, error: grpc.RpcError) -> PolicyPackError:
+        return PolicyPackError(f"the policy pack failed: {error.details()}\n{self._pack.stderr_tail()}")
+
+
+def evaluate(
+    pack: PolicyPackProcess,
+    stack: StackFile,
+    resources: list[RecordedResource],
+    config: Mapping[str, PolicyEntry],
+    source: str,
+) -> list[Violation]:
+    """Configure the running pack and analyze already recorded resources, then the whole stack."""
+    session = PolicySession(pack, stack, config, source)
+    for resource in resources:
+        session.analyze(resource)
+    return session.finish(resources)
+
+
+def _violations(response: analyzer_pb2.AnalyzeResponse, urn: str) -> Iterator[Violation]:
+    for diagnostic in response.diagnostics:
+        message = diagnostic.message
+        prefix = f"{diagnostic.description}\n"
+        if message.startswith(prefix):
+            message = message[len(prefix) :]
+        yield Violation(
+            policy=diagnostic.policyName,
+            enforcement_level=LEVELS[diagnostic.enforcementLevel],
+            urn=diagnostic.urn or urn,
+            message=message,
+        )
+
+
+def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(dict(values))
+    return struct
+
+
+def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
+    options = resource.options
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(options["protect"]),
+        ignoreChanges=list(options["ignoreChanges"]),
+        deleteBeforeReplace=bool(options["deleteBeforeReplace"]),
+        deleteBeforeReplaceDefined=bool(options["deleteBeforeReplace"]),
+        additionalSecretOutputs=list(options["additionalSecretOutputs"]),
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+        parent=resource.parent or "",
+    )
+
+
+def _provider(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+) -> analyzer_pb2.AnalyzerProviderResource | None:
+    provider = by_urn.get(resource.options.get("provider") or "")
+    if provider is None:
+        return None
+    return analyzer_pb2.AnalyzerProviderResource(
+        urn=provider.urn, type=provider.type, name=provider.name, properties=_struct(provider.inputs)
+    )
+
+
+def _analyze_request(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> analyzer_pb2.AnalyzeRequest:
+    return analyzer_pb2.AnalyzeRequest(
+        type=resource.type,
+        properties=_struct(resource.inputs),
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource),
+        provider=_provider(resource, by_urn),
+    )
+
+
+def _stack_resource(
+    resource: RecordedResource, by_urn: Mapping[str, RecordedResource]
+) -> analyzer_pb2.AnalyzerResource:
+    return analyzer_pb2.AnalyzerResource(
+        type=resource.type,
+        properties=_struct(resource.outputs or resource.inputs),
+        urn=resource.urn,
+        name=resource.name,
+        options=_options(resource),
+        provider=_provider(resource, by_urn),
+        parent=resource.parent or "",
+        dependencies=list(resource.options["dependsOn"]),
+    )

@@ -1,0 +1,120 @@
+"""The offline check as a library: render a stack under mocks, validate it, judge it with the pack.
+
+``render`` runs the real program for one stack file; ``check_stack`` does what
+``pulumi preview --policy-pack`` would, without an engine or a cluster: the
+pack judges resources while the program declares them, every manifest is
+validated against the Kubernetes schemas, and the stack is judged as a whole.
+The CLI (``infra.offline.cli``), the tests and the benchmarks all go through
+these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ai_platform_policies import cost
+from infra.offline import manifests
+from infra.offline.analyzer import PolicySession, Violation
+from infra.offline.manifests import Manifest
+from infra.offline.pack_process import policy_pack
+from infra.offline.policy_config import load_policy_config, policy_config_path
+from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_monitor, run_program
+from infra.offline.schema import SchemaError, validate_manifest
+from infra.offline.stack_file import StackFile, read_stack_file
+from model.config import PlatformConfig
+from model.stack_config import STACK_CONFIG_DIR, parse_platform_config
+
+
+@dataclass
+class Rendered:
+    """A stack's validated config and everything its program declared."""
+
+    stack: StackFile
+    config: PlatformConfig
+    resources: list[RecordedResource]
+    manifests: list[Manifest]
+
+
+@dataclass
+class CheckReport:
+    rendered: Rendered
+    schema_errors: list[SchemaError] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.schema_errors) or any(v.blocks for v in self.violations)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.rendered.stack.stack,
+            "environment": self.rendered.config.environment,
+            "resources": len(self.rendered.resources),
+            "manifests": len(self.rendered.manifests),
+            "schemaErrors": [str(error) for error in self.schema_errors],
+            "violations": [violation.as_json() for violation in self.violations],
+        }
+
+
+def stack_path(name: str) -> Path:
+    return PROJECT_ROOT / STACK_CONFIG_DIR / f"Pulumi.{name}.yaml"
+
+
+def render(stack_file: Path) -> Rendered:
+    """Validate the stack's config, then run the program under mocks.
+
+    Raises ``ConfigError`` before anything runs when the config is invalid.
+    """
+    stack, config = _load(stack_file)
+    return _run(stack, config)
+
+
+def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
+    """Read and validate a stack file, naming the file in every problem."""
+    stack = read_stack_file(stack_file)
+    return stack, parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+
+
+def _run(stack: StackFile, config: PlatformConfig, monitor: Any = None) -> Rendered:
+    resources = run_program(stack, monitor)
+    return Rendered(stack=stack, config=config, resources=resources, manifests=manifests.to_manifests(resources))
+
+
+def stack_cost(rendered: Rendered) -> cost.Estimate:
+    """The monthly cost of what the stack declares, at the stack's own prices."""
+    return cost.estimate([r.view() for r in rendered.resources], rendered.config.pricing.to_prices())
+
+
+def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckReport:
+    """``check`` as the CLI runs it: the policy pack judges resources while the program declares them.
+
+    Both configs are validated before anything runs. Raises ``ConfigError``,
+    ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``.
+    """
+    stack, config = _load(stack_file)
+    config_path = policy_config or policy_config_path(config.environment)
+    entries = load_policy_config(config_path)
+    with policy_pack(stack) as pack:
+        session = PolicySession(pack, stack, entries, display(config_path))
+        rendered = _run(stack, config, recording_monitor(on_register=session.analyze))
+        errors = _schema_errors(rendered)
+        violations = session.finish(rendered.resources)
+    return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
+
+
+def _schema_errors(rendered: Rendered) -> list[SchemaError]:
+    version = rendered.config.kubernetes_version
+    return [
+        error
+        for manifest in rendered.manifests
+        for error in validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}")
+    ]
+
+
+def display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)

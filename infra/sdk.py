@@ -1,0 +1,272 @@
+"""The one module that reaches into the Pulumi SDK's internals (pinned: pulumi==3.272.0).
+
+Everything else uses public APIs. What is used here, and why:
+
+- ``pulumi.runtime.config`` (``get_config_env``, ``CONFIG``, ``is_config_secret``,
+  ``set_all_config``): the program reads *every* ``ai-platform:*`` key so that a
+  misspelt key is reported instead of ignored; ``pulumi.Config`` cannot list keys.
+- ``pulumi.runtime.mocks`` (``Mocks``, ``MockMonitor``, ``set_mocks``): public
+  and documented for unit tests; the recording monitor subclasses
+  ``MockMonitor`` and calls its ``RegisterResource`` unchanged, so the SDK's
+  own handling of every request field (transforms included) applies.
+- ``pulumi.runtime.rpc`` (``deserialize_properties``, ``is_rpc_secret``): turn
+  the wire form of component outputs into plain values.
+- ``pulumi.runtime.settings`` and ``stack.run_pulumi_func`` with
+  ``sync_await._sync_await``: what the language host does to run a program and
+  wait for every registration.
+
+``tests/test_sdk_shim.py`` pins the shapes relied on (the ``RegisterResource``
+request's fields, the mock signatures): when the pinned SDK changes underneath,
+that test fails first. Each item is worth raising upstream (a public way to
+list config keys, an options-aware mock hook).
+"""
+
+from __future__ import annotations
+
+import os
+import runpy
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+Mocks = pulumi_mocks.Mocks
+MockResourceArgs = pulumi_mocks.MockResourceArgs
+MockCallArgs = pulumi_mocks.MockCallArgs
+
+#: The ``RegisterResourceRequest`` fields of the pinned SDK. The recording
+#: monitor keeps the options in ``RECORDED_OPTIONS``; the rest either carry the
+#: inputs (``object``, ``propertyDependencies``), identify the resource, or have
+#: no effect on what the engine would be asked to create offline.
+REGISTER_RESOURCE_FIELDS = frozenset(
+    {
+        "acceptResources", "acceptSecrets", "accepts_byte_string", "additionalSecretOutputs", "aliasSpecs",
+        "aliasURNs", "aliases", "custom", "customTimeouts", "deleteBeforeReplace", "deleteBeforeReplaceDefined",
+        "deletedWith", "dependencies", "envVarMappings", "hideDiffs", "hooks", "ignoreChanges", "importId", "name",
+        "object", "packageRef", "parent", "parentStackTraceHandle", "pluginChecksums", "pluginDownloadURL",
+        "propertyDependencies", "protect", "provider", "providers", "remote", "replaceOnChanges", "replace_with",
+        "replacement_trigger", "retainOnDelete", "snippetId", "sourcePosition", "stackTrace", "state_migrations",
+        "supportsPartialValues", "supportsResultReporting", "transforms", "type", "version",
+    }
+)  # fmt: skip
+
+
+def engine_config() -> tuple[dict[str, str], frozenset[str]]:
+    """Every config value the engine passed the program (string form), and which keys are secrets."""
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return values, frozenset(key for key in values if runtime_config.is_config_secret(key))
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a deserialized property value is a wrapped Pulumi secret."""
+    return bool(rpc.is_rpc_secret(value))
+
+
+@dataclass
+class Registration:
+    """One ``RegisterResource`` call as the engine would receive it: inputs and options."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    id: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def _options(request: Any) -> dict[str, Any]:
+    provider = request.provider.rsplit("::", 1)[0] if request.provider else None
+    return {
+        "protect": bool(request.protect) if request.HasField("protect") else False,
+        "retainOnDelete": bool(request.retainOnDelete) if request.HasField("retainOnDelete") else False,
+        "dependsOn": sorted(set(request.dependencies)),
+        "provider": provider,
+        "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+        "ignoreChanges": list(request.ignoreChanges),
+        "additionalSecretOutputs": list(request.additionalSecretOutputs),
+        "replaceOnChanges": list(request.replaceOnChanges),
+        "customTimeouts": {
+            key: value
+            for key, value in (
+                ("create", request.customTimeouts.create),
+                ("update", request.customTimeouts.update),
+                ("delete", request.customTimeouts.delete),
+            )
+            if value
+        },
+    }
+
+
+#: The options ``Registration.options`` carries, in order.
+RECORDED_OPTIONS = (
+    "protect",
+    "retainOnDelete",
+    "dependsOn",
+    "provider",
+    "deleteBeforeReplace",
+    "ignoreChanges",
+    "additionalSecretOutputs",
+    "replaceOnChanges",
+    "customTimeouts",
+)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, keeping every registration with its options and component outputs.
+
+    ``RegisterResource`` is the SDK's own; the inputs it deserializes reach
+    ``Mocks.new_resource`` (a public hook), where they are picked up, so they
+    are deserialized once.
+    """
+
+    def __init__(
+        self,
+        mocks: Mocks,
+        on_register: Callable[[Registration], None] | None = None,
+        record_as: type[Registration] = Registration,
+    ) -> None:
+        self._capturing = _CapturingMocks(mocks)
+        super().__init__(self._capturing)
+        self._record_as = record_as
+        self.recorded: list[Registration] = []
+        self._by_urn: dict[str, Registration] = {}
+        self._on_register = on_register
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs, state = self._capturing.take()
+        registration = self._record_as(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=inputs,
+            options=_options(request),
+            id=response.id or None,
+            outputs=state,
+        )
+        with self._lock:
+            self.recorded.append(registration)
+            self._by_urn[registration.urn] = registration
+        if self._on_register is not None:
+            self._on_register(registration)
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """Keep what components register as outputs (URLs, namespaces, footprints)."""
+        registration = self._by_urn.get(request.urn)
+        if registration is not None and request.HasField("outputs"):
+            registration.outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+
+class _CapturingMocks(pulumi_mocks.Mocks):
+    """Delegates to the given mocks and keeps, per thread, the last inputs and state it saw."""
+
+    def __init__(self, inner: Mocks) -> None:
+        self.inner = inner
+        self._last = threading.local()
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id, state = self.inner.new_resource(args)
+        self._last.value = (args.inputs, state)
+        return resource_id, state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.inner.call(args)
+
+    def take(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        inputs, state = self._last.value
+        del self._last.value
+        return dict(inputs), dict(state)
+
+
+def run_program(
+    program_dir: Path,
+    monitor: RecordingMonitor,
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: frozenset[str],
+    preview: bool = False,
+) -> None:
+    """Run ``program_dir/__main__.py`` as the Python language host does, against ``monitor``.
+
+    Raises what the program raises (``pulumi.RunError`` for a reported failure).
+    """
+    runtime_config.set_all_config(dict(config), sorted(secret_keys))
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    try:
+        with _working_directory(program_dir):
+            # What the language host does, minus its own root Stack: set_mocks made one.
+            _sync_await(run_pulumi_func(_run_main))
+    finally:
+        pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+def run_function(
+    function: Callable[[], Any],
+    mocks: Mocks,
+    *,
+    project: str,
+    stack: str,
+    monitor: pulumi_mocks.MockMonitor | None = None,
+) -> None:
+    """Run a function that declares resources under ``mocks`` and wait for every registration."""
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    pulumi_mocks.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    try:
+        _sync_await(run_pulumi_func(function))
+    finally:
+        pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+def _run_main() -> None:
+    runpy.run_path(".", run_name="__main__")
+
+
+@contextmanager
+def _working_directory(path: Path) -> Iterator[None]:
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+__all__ = [
+    "RECORDED_OPTIONS",
+    "REGISTER_RESOURCE_FIELDS",
+    "MockCallArgs",
+    "MockResourceArgs",
+    "Mocks",
+    "RecordingMonitor",
+    "Registration",
+    "engine_config",
+    "is_secret",
+    "pulumi",
+    "run_function",
+    "run_program",
+]
