@@ -185,7 +185,7 @@ class Monitoring(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector_labels(service.name)},
                 "namespaceSelector": {"matchNames": [service.namespace]},
                 "endpoints": [
-                    {"port": "http", "path": service.metrics_path, "interval": "30s", "scrapeTimeout": "10s"}
+                    {"port": "metrics", "path": service.metrics_path, "interval": "30s", "scrapeTimeout": "10s"}
                 ],
             },
             opts=opts,

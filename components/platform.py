@@ -181,6 +181,8 @@ class Platform(pulumi.ComponentResource):
                 image=self._image(service),
                 secret_values={key: _secret(value) for key, value in secrets.items()},
                 image_pull_secret=self.registry.pull_secret_name if self.registry else None,
+                kubernetes_version=config.kubernetes_version,
+                services={other.name: other for other in config.services},
             ),
             opts=self._after(dependencies),
         )

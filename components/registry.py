@@ -18,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.kube import (
+    default_deny,
     http_probe,
     namespace_peer,
     restricted_container_security_context,
@@ -74,6 +75,8 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=child,
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # The registry needs no egress (filesystem storage): only its ingress allows below.
+        default_deny(config.namespace, self._labels, inside)
         settings = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(),

@@ -27,6 +27,33 @@ SECRET = {"secure": "v1:abc"}
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     # (case, config, key path, message fragment)
     ("wrong type", with_service(replicas="three"), "services[0].replicas", "valid integer"),
+    ("metrics on the serving port", with_service(metricsPort=8080), "services[0]", "metricsPort (8080) must differ"),
+    (
+        "grace shorter than the preStop pause",
+        with_service(terminationGracePeriodSeconds=5, health={"preStopSeconds": 10}),
+        "services[0]",
+        "must exceed health.preStopSeconds",
+    ),
+    ("env shadows the metrics port", with_service(env={"METRICS_PORT": "1"}), "services[0]", "METRICS_PORT"),
+    (
+        "egress to two places",
+        with_service(egress=[{"cidr": "10.0.0.0/8", "namespace": "x", "ports": [1]}]),
+        "services[0].egress[0]",
+        "exactly one of",
+    ),
+    (
+        "egress cidr not a network",
+        with_service(egress=[{"cidr": "10.0.0.1/8", "ports": [443]}]),
+        "services[0].egress[0].cidr",
+        "not a network in CIDR notation",
+    ),
+    ("egress without ports", with_service(egress=[{"namespace": "db"}]), "services[0].egress[0]", "list the TCP"),
+    (
+        "egress to an unknown service",
+        with_service(egress=[{"service": "nope"}]),
+        "services[0].egress[0].service",
+        "no service named 'nope'",
+    ),
     ("negative replicas", with_service(replicas=-1), "services[0].replicas", "greater than or equal to 0"),
     ("unknown service key", with_service(replicaz=3), "services[0].replicaz", "unknown key"),
     ("unknown top-level key", base_config(servises=[]), "ai-platform:servises", "unknown key"),

@@ -221,6 +221,14 @@ class PlatformConfig(StrictModel):
                 problems.append(
                     f"services[{index}].resources.gpu: GPU services need cluster.gpuNodeSelector to find GPU nodes"
                 )
+        for index, service in enumerate(self.services):
+            for rule_index, rule in enumerate(service.egress):
+                if rule.service is not None and rule.service not in seen:
+                    problems.append(
+                        f"services[{index}].egress[{rule_index}].service: there is no service named {rule.service!r}"
+                    )
+                elif rule.service == service.name:
+                    problems.append(f"services[{index}].egress[{rule_index}].service: a service need not allow itself")
         for name in sorted(set(self.service_secrets) - set(seen)):
             problems.append(f"serviceSecrets.{name}: there is no service named {name!r}")
         problems.extend(self._platform_problems())

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StrictInt, model_validator
 
 from ai_platform_policies.quantity import parse_quantity
 from model.config.base import (
+    Cidr,
     DnsLabel,
     EnvValue,
     EnvVarName,
@@ -106,6 +107,18 @@ class HealthConfig(StrictModel):
     readiness_path: HttpPath = "/readyz"
     startup_timeout_seconds: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
     """How long the model may take to load before the pod is restarted."""
+    image_pull_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 300
+    """Allowance for pulling the image onto a fresh node (GPU images are often 10 GB or more).
+
+    With ``startupTimeoutSeconds`` it makes a replica's startup budget, from
+    which the Deployment's progress deadline and Pulumi's wait are derived."""
+    pre_stop_seconds: Annotated[StrictInt, Field(ge=0, le=120)] = 5
+    """Pause before SIGTERM, so the ingress controller stops routing to a pod before it closes its socket."""
+
+    @property
+    def startup_budget_seconds(self) -> int:
+        """How long one replica may take from scheduling to Ready."""
+        return self.startup_timeout_seconds + self.image_pull_seconds
 
 
 class IngressConfig(StrictModel):
@@ -113,6 +126,35 @@ class IngressConfig(StrictModel):
     path: HttpPath = "/"
     max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "16m"
     read_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 120
+
+
+class EgressRule(StrictModel):
+    """One destination a service may open connections to; every other egress is denied.
+
+    Name exactly one of ``service`` (another AI service of this stack: its pods
+    on its serving port, and it admits this one), ``namespace`` (every pod of a
+    namespace) or ``cidr`` (addresses outside the cluster, e.g. object storage).
+    """
+
+    service: ServiceName | None = None
+    namespace: DnsLabel | None = None
+    cidr: Cidr | None = None
+    except_: list[Cidr] = Field(default_factory=list, alias="except")
+    """Ranges inside ``cidr`` that stay denied (e.g. the cluster's own networks)."""
+    ports: list[Port] = Field(default_factory=list)
+    """TCP ports; required for ``namespace`` and ``cidr`` (a service is reached on its serving port)."""
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> EgressRule:
+        named = [key for key, value in (("service", self.service), ("namespace", self.namespace), ("cidr", self.cidr))
+                 if value is not None]  # fmt: skip
+        if len(named) != 1:
+            raise ValueError("name exactly one of 'service', 'namespace' or 'cidr'")
+        if self.except_ and self.cidr is None:
+            raise ValueError("'except' narrows a 'cidr'")
+        if self.service is None and not self.ports:
+            raise ValueError("list the TCP 'ports' this service may reach there")
+        return self
 
 
 class SloConfig(StrictModel):
@@ -136,7 +178,11 @@ class ServiceConfig(StrictModel):
     secret_env: list[EnvVarName] = Field(default_factory=list)
     slo: SloConfig = SloConfig()
     metrics_path: HttpPath = "/metrics"
+    metrics_port: Port = 9090
+    """Where the service serves Prometheus metrics (``METRICS_PORT``); never the serving port."""
     termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 30
+    egress: list[EgressRule] = Field(default_factory=list)
+    """Where the service may open connections (DNS is always allowed); nothing else is reachable."""
 
     @model_validator(mode="after")
     def _env_names_disjoint(self) -> ServiceConfig:
@@ -146,6 +192,16 @@ class ServiceConfig(StrictModel):
         both = sorted(set(self.env) & set(self.secret_env))
         if both:
             raise ValueError(f"{', '.join(both)} is set in both env and secretEnv")
+        if self.metrics_port == self.port:
+            raise ValueError(f"metricsPort ({self.metrics_port}) must differ from the serving port")
+        if self.termination_grace_period_seconds <= self.health.pre_stop_seconds:
+            raise ValueError(
+                f"terminationGracePeriodSeconds ({self.termination_grace_period_seconds}) must exceed "
+                f"health.preStopSeconds ({self.health.pre_stop_seconds}), or in-flight requests are cut off"
+            )
+        reserved = sorted(({"METRICS_PORT"} | {f"{name}_FILE" for name in self.secret_env}) & set(self.env))
+        if reserved:
+            raise ValueError(f"env sets {', '.join(reserved)}, which the platform sets (from metricsPort, secretEnv)")
         return self
 
     @property
