@@ -27,6 +27,50 @@ SECRET = {"secure": "v1:abc"}
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     # (case, config, key path, message fragment)
     ("wrong type", with_service(replicas="three"), "services[0].replicas", "valid integer"),
+    (
+        "image ref into the registry the same up creates",
+        base_config(
+            services=[base_service(image={"ref": "registry.example.com/ai/x:1@sha256:" + "a" * 64})],
+            registry={"host": "registry.example.com"},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.ref",
+        "empty on a first `pulumi up`",
+    ),
+    (
+        "dev builds into the in-cluster registry the dev CA signs",
+        base_config(
+            "dev",
+            services=[base_service(image={"build": "services/text-classifier"})],
+            registry={"host": "registry.dev.example.com"},
+            addons={"certManager": {"version": "v1.16.1"}},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.build",
+        "self-signed dev CA",
+    ),
+    (
+        "builds into the in-cluster registry without cert-manager",
+        base_config(
+            services=[base_service(image={"build": "services/text-classifier"})],
+            registry={"host": "registry.example.com"},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.build",
+        "publicly trusted certificate",
+    ),
+    (
+        "registry host and external",
+        base_config(registry={"host": "r.example.com", "external": {"host": "ghcr.io/x"}}),
+        "registry",
+        "exactly one of 'host'",
+    ),
+    (
+        "render mode with Helm add-ons",
+        base_config(cluster={"renderYamlToDirectory": "out"}, addons={"keda": {"version": "2.16.0"}}),
+        "cluster.renderYamlToDirectory",
+        "replaces the provider",
+    ),
     ("metrics on the serving port", with_service(metricsPort=8080), "services[0]", "metricsPort (8080) must differ"),
     (
         "grace shorter than the preStop pause",
