@@ -11,10 +11,12 @@ external registry.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.kube import (
     default_deny,
@@ -26,7 +28,7 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
-from components.registry_config import htpasswd_line, registry_config_yaml
+from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry"
@@ -85,11 +87,17 @@ class ContainerRegistry(pulumi.ComponentResource):
             immutable=True,
             opts=inside,
         )
+        # A random salt, created once and kept in state: stable hashes, no guessing oracle.
+        salt = random.RandomBytes(f"{name}-htpasswd-salt", length=16, opts=child)
         htpasswd = k8s.core.v1.Secret(
             f"{name}-htpasswd",
             metadata=self._metadata(),
             type="Opaque",
-            string_data={"htpasswd": password.apply(lambda secret: htpasswd_line(config.username, secret))},
+            string_data={
+                "htpasswd": pulumi.Output.all(password, salt.base64).apply(
+                    lambda values: htpasswd_line(config.username, values[0], bcrypt_salt(base64.b64decode(values[1])))
+                )
+            },
             immutable=True,
             opts=inside,
         )
