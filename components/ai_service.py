@@ -10,12 +10,14 @@ configuration (ConfigMap for plain env, Secret for secret env).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS
+from components.autoscaling import WAKE_ONLY_THRESHOLD, ingress_request_query, load_query, prometheus_trigger
 from components.kube import (
     http_probe,
     namespace_peer,
@@ -26,6 +28,7 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
+from components.priority_classes import priority_class_name
 from model.config import ClusterConfig, Environment, ServiceConfig
 from model.config.services import EgressRule
 
@@ -54,6 +57,10 @@ class AiServiceArgs:
     """The cluster's minor version (the native ``sleep`` preStop action needs 1.30)."""
     services: Mapping[str, ServiceConfig] = field(default_factory=dict)
     """Every AI service of the stack by name: whom this one may call, and who may call it."""
+    prometheus_url: str | None = None
+    """The platform's Prometheus, which KEDA asks for load metrics."""
+    keda: Sequence[pulumi.Resource] = ()
+    """What must exist before a ScaledObject (KEDA's release, with its CRDs)."""
 
 
 class AiService(pulumi.ComponentResource):
@@ -270,15 +277,7 @@ class AiService(pulumi.ComponentResource):
             # The controller marks a rollout failed when no replica became available for this long.
             progress_deadline_seconds=config.health.startup_budget_seconds,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                # prod: surge first, never below the desired count; elsewhere
-                # replace in place, so no spare (GPU) capacity is needed.
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                    max_surge=1 if prod else 0,
-                    max_unavailable=0 if prod else 1,
-                ),
-            ),
+            strategy=self._rollout(prod),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._pod_labels()),
                 spec=k8s.core.v1.PodSpecArgs(
@@ -291,8 +290,50 @@ class AiService(pulumi.ComponentResource):
                     topology_spread_constraints=self._spread() if config.max_replicas > 1 else None,
                     node_selector=node_selector,
                     tolerations=tolerations,
+                    affinity=self._gpu_affinity(),
+                    priority_class_name=priority_class_name(config.priority),
                 ),
             ),
+        )
+
+    def _rollout(self, prod: bool) -> k8s.apps.v1.DeploymentStrategyArgs:
+        """Surge first in prod (never below the desired count); replace in place elsewhere and for GPUs.
+
+        A surge pod needs one more GPU than the service holds: on a full GPU
+        pool it would stay Pending until the progress deadline fails the
+        rollout. GPU services therefore replace one replica at a time; prod's
+        minimum of replicas (the policy pack) and the PodDisruptionBudget keep
+        all but one serving throughout.
+        """
+        surge = prod and not self._args.service.resources.gpu
+        return k8s.apps.v1.DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                max_surge=1 if surge else 0, max_unavailable=0 if surge else 1
+            ),
+        )
+
+    def _gpu_affinity(self) -> k8s.core.v1.AffinityArgs | None:
+        """GPU services run only on nodes with their GPU model, as GPU feature discovery labels them."""
+        resources = self._args.service.resources
+        if not resources.gpu:
+            return None
+        return k8s.core.v1.AffinityArgs(
+            node_affinity=k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[
+                        k8s.core.v1.NodeSelectorTermArgs(
+                            match_expressions=[
+                                k8s.core.v1.NodeSelectorRequirementArgs(
+                                    key=GPU_PRODUCT_LABEL,
+                                    operator="In",
+                                    values=list(GPU_PRODUCTS[resources.gpu_type]),
+                                )
+                            ]
+                        )
+                    ]
+                )
+            )
         )
 
     def _pod_labels(self) -> dict[str, str]:
@@ -325,9 +366,13 @@ class AiService(pulumi.ComponentResource):
         return dict(cluster.gpu_node_selector), [toleration]
 
     def _autoscaler(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        """CPU: a HorizontalPodAutoscaler. Load metrics: a KEDA ScaledObject (which runs its own HPA); never both."""
         config = self._args.service
         scaling = config.autoscaling
         assert scaling is not None
+        if scaling.uses_keda:
+            self._scaled_object(name, opts)
+            return
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             name,
             metadata=self._metadata(config.name),
@@ -343,7 +388,7 @@ class AiService(pulumi.ComponentResource):
                         resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
                             name="cpu",
                             target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=scaling.target_cpu_utilization
+                                type="Utilization", average_utilization=int(scaling.per_replica_target)
                             ),
                         ),
                     )
@@ -354,6 +399,54 @@ class AiService(pulumi.ComponentResource):
                 ),
             ),
             opts=opts,
+        )
+
+    def _scaled_object(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        """A KEDA ScaledObject on the service's own metric contract, read from the platform's Prometheus.
+
+        The query returns the service's total (request rate or requests in
+        flight over every replica); ``AverageValue`` makes the HPA KEDA runs
+        hold total/replicas near ``target``. Scaled to zero there are no pods
+        and so no series of its own: a second trigger on the ingress
+        controller's request counter for the service's Ingress wakes it.
+        """
+        config = self._args.service
+        scaling = config.autoscaling
+        assert scaling is not None and self._args.prometheus_url is not None, "validated: KEDA needs monitoring"
+        triggers = [
+            prometheus_trigger(self._args.prometheus_url, load_query(config), scaling.per_replica_target, "load")
+        ]
+        if scaling.min_replicas == 0:
+            # Only wakes the service: a threshold no ingress rate reaches never drives the replica count.
+            triggers.append(
+                prometheus_trigger(
+                    self._args.prometheus_url,
+                    ingress_request_query(config),
+                    WAKE_ONLY_THRESHOLD,
+                    "wake",
+                    activation=scaling.activation_target,
+                )
+            )
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaler",
+            api_version="keda.sh/v1alpha1",
+            kind="ScaledObject",
+            metadata=self._metadata(config.name),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": config.name},
+                "minReplicaCount": scaling.min_replicas,
+                "maxReplicaCount": scaling.max_replicas,
+                "pollingInterval": 15,
+                # How long a scaled-to-zero candidate must be idle before its last replica goes.
+                "cooldownPeriod": 300,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {
+                        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                    }
+                },
+                "triggers": triggers,
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(self._args.keda))),
         )
 
     def _disruption_budget(self, name: str, opts: pulumi.ResourceOptions) -> None:

@@ -24,6 +24,7 @@ from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.helm_addon import HelmAddonArgs
 from components.jenkins import Jenkins
 from components.monitoring import Monitoring, MonitoringArgs
+from components.priority_classes import PriorityClasses
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.registry_access import RegistryAccess, RegistryAccessArgs
 from components.service_image import ServiceImage, ServiceImageArgs
@@ -37,6 +38,7 @@ class Platform(pulumi.ComponentResource):
     TYPE = "ai-platform:index:Platform"
 
     provider: k8s.Provider
+    priority_classes: PriorityClasses
     namespaces: dict[str, AiNamespace]
     monitoring: Monitoring | None
     addons: ClusterAddons
@@ -58,6 +60,8 @@ class Platform(pulumi.ComponentResource):
         self._within = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
         self._config = config
 
+        # Before any pod names one of them.
+        self.priority_classes = PriorityClasses("priority", opts=self._within)
         self.namespaces = {
             namespace: AiNamespace(
                 f"ns-{namespace}",
@@ -200,7 +204,11 @@ class Platform(pulumi.ComponentResource):
     def _service(self, service: ServiceConfig) -> AiService:
         config = self._config
         secrets = config.service_secrets.get(service.name, {})
-        dependencies: list[pulumi.Resource] = [self.namespaces[service.namespace], *self.addons.ready]
+        dependencies: list[pulumi.Resource] = [
+            self.namespaces[service.namespace],
+            self.priority_classes,
+            *self.addons.ready,
+        ]
         access = self.registry_access
         if access is not None and service.namespace in access.pull_secrets:
             dependencies.append(access.pull_secrets[service.namespace])
@@ -215,6 +223,8 @@ class Platform(pulumi.ComponentResource):
                 image_pull_secret=access.pull_secret_name if access is not None else None,
                 kubernetes_version=config.kubernetes_version,
                 services={other.name: other for other in config.services},
+                prometheus_url=self.monitoring.prometheus_url if self.monitoring else None,
+                keda=[self.addons.keda.release] if self.addons.keda else [],
             ),
             opts=self._after(dependencies),
         )

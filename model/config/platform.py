@@ -302,6 +302,7 @@ class PlatformConfig(StrictModel):
         if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
             problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
         problems.extend(self._image_problems())
+        problems.extend(self._autoscaling_problems())
         for index, service in enumerate(self.services):
             if service.resources.gpu and service.resources.gpu_type not in self.pricing.gpu_hour:
                 priced = ", ".join(sorted(self.pricing.gpu_hour))
@@ -320,6 +321,28 @@ class PlatformConfig(StrictModel):
                 "checks render mode (it installs into a reachable cluster, or fails), and switching the option on "
                 "replaces the provider and so every resource. Use `python -m infra.offline render` for manifests"
             )
+        return problems
+
+    def _autoscaling_problems(self) -> list[str]:
+        """Load-based autoscaling runs on KEDA and the platform's Prometheus; waking from zero on the ingress."""
+        problems = []
+        keda = self.addons.keda is not None and self.addons.keda.enabled
+        ingress = self.addons.ingress_nginx is not None and self.addons.ingress_nginx.enabled
+        for index, service in enumerate(self.services):
+            scaling = service.autoscaling
+            if scaling is None or not scaling.uses_keda:
+                continue
+            where = f"services[{index}].autoscaling"
+            if not keda:
+                problems.append(f"{where}.metric: {scaling.metric} scales with KEDA; enable `addons.keda`")
+            if self.monitoring is None:
+                problems.append(f"{where}.metric: {scaling.metric} is read from the platform's Prometheus; "
+                                "configure `monitoring`")  # fmt: skip
+            if scaling.min_replicas == 0 and (service.ingress is None or not ingress):
+                problems.append(
+                    f"{where}.minReplicas: a service scaled to zero wakes on requests counted by the ingress "
+                    "controller; give it an `ingress` and enable `addons.ingressNginx`"
+                )
         return problems
 
     def _helm_releases(self) -> list[str]:
