@@ -110,7 +110,13 @@ class ContainerRegistry(pulumi.ComponentResource):
                 resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": config.storage_size}),
             ),
             # Images are data: in prod neither `pulumi destroy` nor a refactor may drop them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace], protect=args.environment == "prod"),
+            # retain_on_delete: even a deliberate `pulumi destroy` (after unprotecting) leaves the images.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace],
+                protect=args.environment == "prod",
+                retain_on_delete=args.environment == "prod",
+            ),
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=self._metadata(NAME), automount_service_account_token=False, opts=inside

@@ -69,6 +69,8 @@ def test_every_stateful_prod_resource_is_protected(rendered_stack: RenderStack) 
     ]
     assert all(r.options["protect"] for r in stateful)
     assert not any(r.options["protect"] for r in rendered_stack("dev").resources)
+    # Kept in the cluster even by a deliberate `pulumi destroy`.
+    assert all(r.options["retainOnDelete"] for r in resources_of(prod, "kubernetes:core/v1:PersistentVolumeClaim"))
 
 
 def test_dev_is_visibly_smaller_than_prod(rendered_stack: RenderStack) -> None:
