@@ -1,11 +1,20 @@
 """HTTP API of the text classifier.
 
+On the serving port (uvicorn's ``--port``, 8080 in the image):
+
     GET  /healthz       liveness: the process serves requests
     GET  /readyz        readiness: 200 only once the model is loaded
     POST /v1/classify   {"texts": [...]} -> {"predictions": [{"label", "score"}], "model": {"name", "version"}}
+
+On the metrics port (``METRICS_PORT``, default 9090, bound to ``METRICS_HOST``,
+default 0.0.0.0), never on the serving port:
+
     GET  /metrics       Prometheus metrics (see app/metrics.py)
 
-Run locally from this folder: ``uvicorn app.main:app --host 127.0.0.1 --port PORT``.
+The serving port has no ``/metrics``, ``/docs``, ``/redoc`` or ``/openapi.json``.
+
+Run locally from this folder:
+``METRICS_HOST=127.0.0.1 uvicorn app.main:app --host 127.0.0.1 --port PORT``.
 Bad input is always a 4xx with a message: malformed JSON 400, wrong types or
 missing fields 422, too many or too long texts 422, a body over the limit 413.
 """
@@ -21,10 +30,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import start_http_server
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app import metrics
@@ -35,7 +45,9 @@ MODEL_DIR = Path(os.environ.get("MODEL_DIR", Path(__file__).resolve().parent.par
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
 MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "2000"))
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
-ROUTES = {"/healthz", "/readyz", "/v1/classify", "/metrics"}
+METRICS_PORT = int(os.environ.get("METRICS_PORT", "9090"))
+METRICS_HOST = os.environ.get("METRICS_HOST", "0.0.0.0")  # every interface of the pod: Prometheus scrapes it
+ROUTES = {"/healthz", "/readyz", "/v1/classify"}
 
 log = logging.getLogger("text-classifier")
 
@@ -75,15 +87,34 @@ class ModelHolder:
 holder = ModelHolder()
 
 
+def serve_metrics(host: str, port: int) -> WSGIServer:
+    """Prometheus' exposition on its own port, from a daemon thread; a port in use fails startup."""
+    try:
+        server, _ = start_http_server(port, addr=host, registry=metrics.REGISTRY)
+    except OSError as error:
+        log.error("cannot serve metrics", extra={"host": host, "port": port, "error": str(error)})
+        raise RuntimeError(f"cannot serve metrics on {host}:{port} ({error}); set METRICS_PORT") from error
+    log.info("serving metrics", extra={"host": host, "port": port})
+    return server
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     configure_logging()
+    metrics_server = serve_metrics(METRICS_HOST, METRICS_PORT)
     threading.Thread(target=holder.load, args=(MODEL_DIR,), name="model-loader", daemon=True).start()
-    yield
-    log.info("shutting down: in-flight requests finish first")
+    try:
+        yield
+    finally:
+        log.info("shutting down: in-flight requests finish first")
+        metrics_server.shutdown()
+        metrics_server.server_close()
 
 
-app = FastAPI(title="text-classifier", version="0.1.0", lifespan=lifespan)
+# No interactive docs or schema on the serving port: it is the public one.
+app = FastAPI(
+    title="text-classifier", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+)
 
 
 @app.middleware("http")
@@ -101,11 +132,10 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
         metrics.IN_FLIGHT.dec()
         metrics.REQUESTS.labels(route=route, method=request.method, status=str(status)).inc()
         metrics.DURATION.labels(route=route).observe(elapsed)
-        if route != "/metrics":
-            log.info(
-                "request",
-                extra={"route": route, "method": request.method, "status": status, "ms": round(elapsed * 1000, 2)},
-            )
+        log.info(
+            "request",
+            extra={"route": route, "method": request.method, "status": status, "ms": round(elapsed * 1000, 2)},
+        )
 
 
 def problem(status: int, message: str, **details: Any) -> JSONResponse:
@@ -167,8 +197,3 @@ async def classify(request: Request) -> JSONResponse:
             "model": {"name": model.name, "version": model.version},
         }
     )
-
-
-@app.get("/metrics")
-async def prometheus_metrics() -> Response:
-    return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SERVICE_DIR, Server, start_server, stop_server
+from conftest import SERVICE_DIR, Server, launch, start_server, stop_server
 
 
 def test_liveness_and_readiness(server: Server) -> None:
@@ -76,13 +79,61 @@ def test_metrics_expose_the_platform_contract(server: Server) -> None:
     with server.client() as client:
         client.post("/v1/classify", json={"texts": ["hello", "where is my order"]})
         client.post("/v1/classify", content=b"{")
-        text = client.get("/metrics").text
+    text = server.metrics()
     assert 'ai_service_requests_total{method="POST",route="/v1/classify",status="200"}' in text
     assert 'ai_service_requests_total{method="POST",route="/v1/classify",status="400"}' in text
     assert 'ai_service_request_duration_seconds_bucket{le="0.005",route="/v1/classify"}' in text
     assert "ai_service_requests_in_flight " in text
     assert 'ai_service_batch_size_bucket{le="2.0"}' in text
     assert 'ai_service_model_info{name="intent-tfidf-logreg"' in text
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
+def test_the_serving_port_has_no_metrics_docs_or_schema(server: Server, path: str) -> None:
+    with server.client() as client:
+        assert client.get(path).status_code == 404
+
+
+def test_metrics_are_served_on_the_metrics_port_only(server: Server) -> None:
+    with server.client() as client:
+        client.get("/healthz")
+        client.get("/metrics")
+    text = server.metrics()
+    assert 'ai_service_requests_total{method="GET",route="/healthz",status="200"}' in text
+    # The public port's 404 for /metrics is an ordinary unknown route.
+    assert 'route="/metrics"' not in text
+    # The metrics port serves nothing else of the app.
+    assert httpx.get(f"{server.metrics_url}/healthz", timeout=10).text.startswith("# HELP")
+    assert httpx.post(f"{server.metrics_url}/v1/classify", json={"texts": ["hi"]}, timeout=10).status_code == 405
+
+
+def test_metrics_listen_on_every_interface_on_port_9090_by_default() -> None:
+    """The image's default: Prometheus reaches the pod IP. (Tests set METRICS_HOST=127.0.0.1.)"""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("METRICS_")}
+    printed = subprocess.run(
+        [sys.executable, "-c", "import app.main as m; print(m.METRICS_HOST, m.METRICS_PORT)"],
+        cwd=SERVICE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert printed == ["0.0.0.0", "9090"]
+
+
+def test_a_metrics_port_in_use_fails_startup_loudly(server: Server, trained_model: Path, tmp_path: Path) -> None:
+    taken = server.metrics_url.rsplit(":", 1)[1]
+    process, _, _ = launch(trained_model, tmp_path / "server.log", METRICS_PORT=taken)
+    try:
+        assert process.wait(timeout=30) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    log = (tmp_path / "server.log").read_text()
+    assert f"cannot serve metrics on 127.0.0.1:{taken}" in log
+    assert "Application startup failed" in log
 
 
 def test_logs_are_json(server: Server) -> None:
