@@ -6,6 +6,9 @@ On the serving port (uvicorn's ``--port``, 8080 in the image):
     GET  /readyz        readiness: 200 only once the model is loaded
     POST /v1/classify   {"texts": [...]} -> {"predictions": [{"label", "score"}], "model": {"name", "version"}}
 
+With ``API_TOKEN_FILE`` set, every path but the two probes needs
+``Authorization: Bearer <token>`` (see app/auth.py); otherwise 401.
+
 On the metrics port (``METRICS_PORT``, default 9090, bound to ``METRICS_HOST``,
 default 0.0.0.0), never on the serving port:
 
@@ -38,6 +41,7 @@ from prometheus_client import start_http_server
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app import metrics
+from app.auth import CHALLENGE, BearerAuth, TokenFileError
 from app.logs import configure_logging
 from app.model import IntentModel
 
@@ -87,6 +91,16 @@ class ModelHolder:
 holder = ModelHolder()
 
 
+class Runtime:
+    """What startup decides for the request path."""
+
+    def __init__(self) -> None:
+        self.auth = BearerAuth()
+
+
+runtime = Runtime()
+
+
 def serve_metrics(host: str, port: int) -> WSGIServer:
     """Prometheus' exposition on its own port, from a daemon thread; a port in use fails startup."""
     try:
@@ -101,6 +115,15 @@ def serve_metrics(host: str, port: int) -> WSGIServer:
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     configure_logging()
+    try:
+        runtime.auth = BearerAuth.from_environment(os.environ)
+    except TokenFileError as error:
+        log.error("cannot read the API token", extra={"error": str(error)})
+        raise
+    if runtime.auth.enabled:
+        log.info("bearer authentication on", extra={"tokenFile": os.environ["API_TOKEN_FILE"]})
+    else:
+        log.warning("bearer authentication off: API_TOKEN_FILE is not set")
     metrics_server = serve_metrics(METRICS_HOST, METRICS_PORT)
     threading.Thread(target=holder.load, args=(MODEL_DIR,), name="model-loader", daemon=True).start()
     try:
@@ -119,12 +142,17 @@ app = FastAPI(
 
 @app.middleware("http")
 async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    route = request.url.path if request.url.path in ROUTES else "other"
+    path = request.scope["path"]
+    route = path if path in ROUTES else "other"
     started = time.perf_counter()
     metrics.IN_FLIGHT.inc()
     status = 500
     try:
-        response = await call_next(request)
+        # Before the body is read: an unauthenticated client costs nothing more.
+        if runtime.auth.required(path) and not runtime.auth.allows(request.headers.get("authorization")):
+            response: Response = problem(401, "missing or wrong bearer token", headers=CHALLENGE)
+        else:
+            response = await call_next(request)
         status = response.status_code
         return response
     finally:
@@ -138,8 +166,8 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
         )
 
 
-def problem(status: int, message: str, **details: Any) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": message, **details})
+def problem(status: int, message: str, *, headers: dict[str, str] | None = None, **details: Any) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": message, **details}, headers=headers)
 
 
 @app.get("/healthz")
