@@ -18,8 +18,11 @@ The serving port has no ``/metrics``, ``/docs``, ``/redoc`` or ``/openapi.json``
 
 Run locally from this folder:
 ``METRICS_HOST=127.0.0.1 uvicorn app.main:app --host 127.0.0.1 --port PORT``.
-Bad input is always a 4xx with a message: malformed JSON 400, wrong types or
-missing fields 422, too many or too long texts 422, a body over the limit 413.
+Bad input is always a 4xx with a message, however hostile: malformed JSON 400
+(also invalid UTF-8, nesting past Python's recursion limit, integers past its
+4300-digit limit), wrong types or missing or extra fields 422 (NaN and
+Infinity parse, then fail validation), too many or too long texts 422, a body
+over the limit 413. Duplicate keys are accepted: the last one wins.
 """
 
 from __future__ import annotations
@@ -184,7 +187,8 @@ async def readyz() -> JSONResponse:
 
 async def read_body(request: Request) -> bytes | JSONResponse:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    # isascii: "²".isdigit() is true but int("²") raises (h11 rejects such headers; do not rely on it).
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return problem(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     body = bytearray()
     async for chunk in request.stream():
@@ -192,6 +196,40 @@ async def read_body(request: Request) -> bytes | JSONResponse:
         if len(body) > MAX_BODY_BYTES:
             return problem(413, f"request body is larger than {MAX_BODY_BYTES} bytes")
     return bytes(body)
+
+
+def invalid(**details: Any) -> JSONResponse:
+    return problem(422, 'invalid request: expected {"texts": ["...", ...]}', **details)
+
+
+def decode(body: bytes) -> object:
+    """The JSON document, or a 400 for anything ``json.loads`` refuses, however hostile."""
+    try:
+        return json.loads(body)
+    except RecursionError:  # e.g. 2000 nested brackets
+        return problem(400, "body is not valid JSON: nested too deeply")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        return problem(400, f"body is not valid JSON: {error}")
+    except ValueError:  # Python's limit on integer digits (sys.get_int_max_str_digits)
+        return problem(400, "body is not valid JSON: a number has too many digits")
+
+
+def validate(document: object) -> ClassifyRequest | JSONResponse:
+    """The request, or a 422 naming what is wrong (a bounded list: never one issue per key of a huge object)."""
+    if isinstance(document, dict):
+        unexpected = [key for key in document if key != "texts"]
+        if unexpected:
+            issues = [{"field": key[:64], "message": "Extra inputs are not permitted"} for key in unexpected[:10]]
+            return invalid(issues=issues, unexpectedFields=len(unexpected))
+    try:
+        return ClassifyRequest.model_validate(document)
+    except ValidationError as error:
+        # At most 1 + MAX_TEXTS issues: a longer list is one "too long" issue.
+        issues = [
+            {"field": ".".join(str(part) for part in issue["loc"]) or "body", "message": issue["msg"]}
+            for issue in error.errors(include_url=False)
+        ]
+        return invalid(issues=issues)
 
 
 @app.post("/v1/classify")
@@ -202,18 +240,12 @@ async def classify(request: Request) -> JSONResponse:
     body = await read_body(request)
     if isinstance(body, JSONResponse):
         return body
-    try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        return problem(400, f"body is not valid JSON: {error}")
-    try:
-        parsed = ClassifyRequest.model_validate(document)
-    except ValidationError as error:
-        issues = [
-            {"field": ".".join(str(part) for part in issue["loc"]) or "body", "message": issue["msg"]}
-            for issue in error.errors(include_url=False)
-        ]
-        return problem(422, 'invalid request: expected {"texts": ["...", ...]}', issues=issues)
+    document = decode(body)
+    if isinstance(document, JSONResponse):
+        return document
+    parsed = validate(document)
+    if isinstance(parsed, JSONResponse):
+        return parsed
     too_long = [index for index, text in enumerate(parsed.texts) if len(text) > MAX_TEXT_CHARS]
     if too_long:
         return problem(422, f"texts longer than {MAX_TEXT_CHARS} characters", indexes=too_long)

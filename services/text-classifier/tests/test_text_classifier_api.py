@@ -75,6 +75,78 @@ def test_bad_input_is_a_4xx_with_a_message(server: Server, content: bytes, statu
     assert fragment in response.json()["error"]
 
 
+MIB = 1024 * 1024
+HOSTILE = {
+    # Nesting past the recursion limit: RecursionError, a 500 before.
+    "2000 nested arrays": (b"[" * 2000 + b"]" * 2000, 400, "nested too deeply"),
+    "5000 nested objects": (b'{"a":' * 5000 + b"1" + b"}" * 5000, 400, "nested too deeply"),
+    "nesting inside texts": (b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nested too deeply"),
+    "a body of open brackets": (b"[" * (MIB - 1), 400, "nested too deeply"),
+    # Integers past Python's 4300-digit limit: ValueError, a 500 before.
+    "a 4301-digit integer": (b'{"texts": [' + b"1" * 4301 + b"]}", 400, "too many digits"),
+    "a 100000-digit integer": (b"9" * 100_000, 400, "too many digits"),
+    "a negative 5000-digit integer": (b'{"texts": -' + b"9" * 5000 + b"}", 400, "too many digits"),
+    # Floats have no digit limit; they parse and fail validation.
+    "a 5000-digit float": (b'{"texts": [1' + b"0" * 5000 + b".5]}", 422, "invalid request"),
+    "an overflowing exponent": (b'{"texts": [1e999999]}', 422, "invalid request"),
+    "NaN": (b'{"texts": NaN}', 422, "invalid request"),
+    "Infinity in texts": (b'{"texts": [Infinity, -Infinity]}', 422, "invalid request"),
+    "a bare NaN": (b"NaN", 422, "invalid request"),
+    # Bytes that are not UTF-8.
+    "invalid UTF-8 in a string": (b'{"texts": ["\xff"]}', 400, "not valid JSON"),
+    "overlong UTF-8": (b'{"texts": ["\xc0\xaf"]}', 400, "not valid JSON"),
+    "a truncated UTF-8 sequence": (b'{"texts": ["\xe2\x82"]}', 400, "not valid JSON"),
+    # Big, within the body limit.
+    "a 1 MiB string": (b'{"texts": ["' + b"x" * (MIB - 20) + b'"]}', 422, "longer than 2000 characters"),
+    "a string of escapes": (b'{"texts": ["' + b"\\u00e9" * 170_000 + b'"]}', 422, "longer than 2000 characters"),
+    "400000 numbers": (b'{"texts": [' + b",".join([b"1"] * 400_000) + b"]}", 422, "invalid request"),
+    "empty body": (b"", 400, "not valid JSON"),
+    "whitespace": (b" \n\t ", 400, "not valid JSON"),
+    "null": (b"null", 422, "invalid request"),
+}
+
+
+@pytest.mark.parametrize(("content", "status", "fragment"), HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_json_is_a_4xx_never_a_5xx(server: Server, content: bytes, status: int, fragment: str) -> None:
+    assert len(content) <= MIB  # within the body limit: these reach the parser
+    logged = server.log.stat().st_size
+    with server.client() as client:
+        response = client.post("/v1/classify", content=content, headers={"content-type": "application/json"})
+        assert client.get("/healthz").status_code == 200
+    assert response.status_code == status, response.text[:300]
+    assert fragment in response.json()["error"]
+    assert b"Traceback" not in server.log.read_bytes()[logged:]
+
+
+def test_a_huge_object_gets_a_short_answer(server: Server) -> None:
+    """80,000 unexpected keys are one bounded 422, not 80,000 issues (5 MB) built on the event loop."""
+    content = b'{"texts": ["hi"], ' + b",".join(b'"k%d":0' % i for i in range(80_000)) + b"}"
+    with server.client() as client:
+        response = client.post("/v1/classify", content=content)
+    assert response.status_code == 422
+    assert len(response.content) < 2000
+    body = response.json()
+    assert body["unexpectedFields"] == 80_000
+    assert [issue["field"] for issue in body["issues"]] == [f"k{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("content", "label"),
+    [
+        (b'{"texts": ["hi"], "texts": ["please refund my order"]}', "refund"),  # duplicate keys: the last wins
+        (b'\xef\xbb\xbf{"texts": ["please refund my order"]}', "refund"),  # a UTF-8 byte order mark
+        (json.dumps({"texts": ["please refund my order"]}).encode("utf-16"), "refund"),  # JSON may be UTF-16
+        (b'{"texts": ["refund \\ud800 my order\\u0000"]}', "refund"),  # a lone surrogate and NUL, escaped
+    ],
+    ids=["duplicate keys", "byte order mark", "UTF-16", "lone surrogate and NUL"],
+)
+def test_odd_but_valid_json_is_classified(server: Server, content: bytes, label: str) -> None:
+    with server.client() as client:
+        response = client.post("/v1/classify", content=content)
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["label"] == label
+
+
 def test_metrics_expose_the_platform_contract(server: Server) -> None:
     with server.client() as client:
         client.post("/v1/classify", json={"texts": ["hello", "where is my order"]})
