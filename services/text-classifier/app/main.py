@@ -146,7 +146,8 @@ app = FastAPI(
 @app.middleware("http")
 async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     path = request.scope["path"]
-    route = path if path in ROUTES else "other"
+    route = path if path in ROUTES else metrics.OTHER
+    method = metrics.method_label(request.method)
     started = time.perf_counter()
     metrics.IN_FLIGHT.inc()
     status = 500
@@ -161,11 +162,11 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
     finally:
         elapsed = time.perf_counter() - started
         metrics.IN_FLIGHT.dec()
-        metrics.REQUESTS.labels(route=route, method=request.method, status=str(status)).inc()
+        metrics.REQUESTS.labels(route=route, method=method, status=str(status)).inc()
         metrics.DURATION.labels(route=route).observe(elapsed)
         log.info(
             "request",
-            extra={"route": route, "method": request.method, "status": status, "ms": round(elapsed * 1000, 2)},
+            extra={"route": route, "method": method, "status": status, "ms": round(elapsed * 1000, 2)},
         )
 
 

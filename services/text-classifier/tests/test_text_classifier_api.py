@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import SERVICE_DIR, Server, launch, start_server, stop_server
+
+from app.metrics import METHODS
 
 
 def test_liveness_and_readiness(server: Server) -> None:
@@ -158,6 +161,33 @@ def test_metrics_expose_the_platform_contract(server: Server) -> None:
     assert "ai_service_requests_in_flight " in text
     assert 'ai_service_batch_size_bucket{le="2.0"}' in text
     assert 'ai_service_model_info{name="intent-tfidf-logreg"' in text
+
+
+def series(exposition: str) -> set[str]:
+    """The ai_service_* series (name and labels) of a Prometheus exposition."""
+    return {line.rsplit(" ", 1)[0] for line in exposition.splitlines() if line.startswith("ai_service_")}
+
+
+def test_made_up_methods_and_paths_add_a_constant_number_of_series(server: Server) -> None:
+    """Label values come from fixed sets: 1000 made-up methods and 1000 made-up paths add no series."""
+
+    def send(count: int) -> None:
+        with server.client() as client:
+            for i in range(count):
+                path = ["/v1/classify", "/healthz", "/readyz", f"/made-up/{i}"][i % 4]
+                assert client.request(f"JUNK{i}", path).status_code in (404, 405)
+                assert client.get(f"/made-up/{i}?q={i}").status_code == 404
+
+    send(4)  # each route once: the only series this test may add
+    before = series(server.metrics())
+    send(1000)
+    after = series(server.metrics())
+    assert after == before, sorted(after - before)[:20]
+    labels = [dict(re.findall(r'(\w+)="([^"]*)"', name)) for name in after]
+    assert {label["method"] for label in labels if "method" in label} <= {*METHODS, "other"}
+    assert {label["route"] for label in labels if "route" in label} <= {"/healthz", "/readyz", "/v1/classify", "other"}
+    statuses = {label["status"] for label in labels if "status" in label}
+    assert statuses <= {"200", "400", "401", "404", "405", "413", "422", "503"}
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"])
