@@ -18,6 +18,12 @@ The serving port has no ``/metrics``, ``/docs``, ``/redoc`` or ``/openapi.json``
 
 Run locally from this folder:
 ``METRICS_HOST=127.0.0.1 uvicorn app.main:app --host 127.0.0.1 --port PORT``.
+
+Parsing and classifying run in worker threads (app/inference.py), never on
+the event loop: the probes answer while the largest batches are classified.
+At most ``INFERENCE_WORKERS`` (2) run and ``INFERENCE_QUEUE`` (32) wait; a
+request beyond that is a 503 with ``Retry-After``.
+
 Bad input is always a 4xx with a message, however hostile: malformed JSON 400
 (also invalid UTF-8, nesting past Python's recursion limit, integers past its
 4300-digit limit), wrong types or missing or extra fields 422 (NaN and
@@ -45,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app import metrics
 from app.auth import CHALLENGE, BearerAuth, TokenFileError
+from app.inference import InferenceGate, OverloadedError
 from app.logs import configure_logging
 from app.model import IntentModel
 
@@ -54,6 +61,8 @@ MAX_TEXT_CHARS = int(os.environ.get("MAX_TEXT_CHARS", "2000"))
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))
 METRICS_PORT = int(os.environ.get("METRICS_PORT", "9090"))
 METRICS_HOST = os.environ.get("METRICS_HOST", "0.0.0.0")  # every interface of the pod: Prometheus scrapes it
+INFERENCE_WORKERS = int(os.environ.get("INFERENCE_WORKERS", "2"))
+INFERENCE_QUEUE = int(os.environ.get("INFERENCE_QUEUE", "32"))
 ROUTES = {"/healthz", "/readyz", "/v1/classify"}
 
 log = logging.getLogger("text-classifier")
@@ -92,6 +101,7 @@ class ModelHolder:
 
 
 holder = ModelHolder()
+gate = InferenceGate(INFERENCE_WORKERS, INFERENCE_QUEUE)
 
 
 class Runtime:
@@ -241,6 +251,14 @@ async def classify(request: Request) -> JSONResponse:
     body = await read_body(request)
     if isinstance(body, JSONResponse):
         return body
+    try:
+        return await gate.run(lambda: answer(model, body))
+    except OverloadedError:
+        return problem(503, "too many requests in progress; retry shortly", headers={"Retry-After": "1"})
+
+
+def answer(model: IntentModel, body: bytes) -> JSONResponse:
+    """Everything CPU-bound about a request, run in a worker thread: parse, validate, classify, render."""
     document = decode(body)
     if isinstance(document, JSONResponse):
         return document
