@@ -3,7 +3,7 @@
 On the serving port (uvicorn's ``--port``, 8080 in the image):
 
     GET  /healthz       liveness: the process serves requests
-    GET  /readyz        readiness: 200 only once the model is loaded
+    GET  /readyz        readiness: 200 once the model is loaded, 503 before and from SIGTERM on
     POST /v1/classify   {"texts": [...]} -> {"predictions": [{"label", "score"}], "model": {"name", "version"}}
 
 With ``API_TOKEN_FILE`` set, every path but the two probes needs
@@ -23,6 +23,10 @@ Parsing and classifying run in worker threads (app/inference.py), never on
 the event loop: the probes answer while the largest batches are classified.
 At most ``INFERENCE_WORKERS`` (2) run and ``INFERENCE_QUEUE`` (32) wait; a
 request beyond that is a 503 with ``Retry-After``.
+
+On SIGTERM the service drains (app/shutdown.py): /readyz turns 503 at once,
+everything is still served for ``SHUTDOWN_DELAY_SECONDS`` (2), then uvicorn
+closes the listener and lets in-flight requests finish.
 
 Bad input is always a 4xx with a message, however hostile: malformed JSON 400
 (also invalid UTF-8, nesting past Python's recursion limit, integers past its
@@ -54,6 +58,7 @@ from app.auth import CHALLENGE, BearerAuth, TokenFileError
 from app.inference import InferenceGate, OverloadedError
 from app.logs import configure_logging
 from app.model import IntentModel
+from app.shutdown import Drain
 
 MODEL_DIR = Path(os.environ.get("MODEL_DIR", Path(__file__).resolve().parent.parent / "model"))
 MAX_TEXTS = int(os.environ.get("MAX_TEXTS", "64"))
@@ -63,6 +68,7 @@ METRICS_PORT = int(os.environ.get("METRICS_PORT", "9090"))
 METRICS_HOST = os.environ.get("METRICS_HOST", "0.0.0.0")  # every interface of the pod: Prometheus scrapes it
 INFERENCE_WORKERS = int(os.environ.get("INFERENCE_WORKERS", "2"))
 INFERENCE_QUEUE = int(os.environ.get("INFERENCE_QUEUE", "32"))
+SHUTDOWN_DELAY_SECONDS = float(os.environ.get("SHUTDOWN_DELAY_SECONDS", "2"))
 ROUTES = {"/healthz", "/readyz", "/v1/classify"}
 
 log = logging.getLogger("text-classifier")
@@ -102,6 +108,7 @@ class ModelHolder:
 
 holder = ModelHolder()
 gate = InferenceGate(INFERENCE_WORKERS, INFERENCE_QUEUE)
+drain = Drain()
 
 
 class Runtime:
@@ -139,10 +146,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log.warning("bearer authentication off: API_TOKEN_FILE is not set")
     metrics_server = serve_metrics(METRICS_HOST, METRICS_PORT)
     threading.Thread(target=holder.load, args=(MODEL_DIR,), name="model-loader", daemon=True).start()
+    drain.install(SHUTDOWN_DELAY_SECONDS)
     try:
         yield
     finally:
         log.info("shutting down: in-flight requests finish first")
+        drain.cancel()
         metrics_server.shutdown()
         metrics_server.server_close()
 
@@ -167,6 +176,8 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
             response: Response = problem(401, "missing or wrong bearer token", headers=CHALLENGE)
         else:
             response = await call_next(request)
+        if drain.draining:  # keep-alive clients reconnect, to a pod that is not going away
+            response.headers["connection"] = "close"
         status = response.status_code
         return response
     finally:
@@ -191,6 +202,8 @@ async def healthz() -> dict[str, str]:
 
 @app.get("/readyz")
 async def readyz() -> JSONResponse:
+    if drain.draining:
+        return problem(503, "shutting down")
     if holder.model is None:
         return problem(503, holder.error or "model is loading")
     return JSONResponse({"status": "ready", "model": holder.model.version})
