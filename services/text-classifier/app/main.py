@@ -176,7 +176,7 @@ async def observe(request: Request, call_next: Callable[[Request], Awaitable[Res
             response: Response = problem(401, "missing or wrong bearer token", headers=CHALLENGE)
         else:
             response = await call_next(request)
-        if drain.draining:  # keep-alive clients reconnect, to a pod that is not going away
+        if drain.draining:  # keep-alive clients reconnect, and reach a pod that stays
             response.headers["connection"] = "close"
         status = response.status_code
         return response
