@@ -1,8 +1,12 @@
-"""Every rule of the policy pack, judged through Pulumi's analyzer gRPC protocol.
+"""The policy pack through Pulumi's analyzer gRPC protocol, as the engine drives it.
 
-The pack runs as the engine starts it (``python -u -m pulumi.policy``); the
-tests send it hand-written resources with ``Analyze``/``AnalyzeStack``, never
-calling rule functions directly.
+The pack runs as the engine starts it (``python -u -m pulumi.policy``). These
+tests prove the protocol path: ``GetAnalyzerInfo`` lists every policy with its
+metadata and config schema, ``Configure`` applies each environment's levels and
+thresholds, ``Analyze`` and ``AnalyzeStack`` report diagnostics with the right
+enforcement level and URN, unknown values and not-applicable answers come back
+as the engine expects, and a few rule cases run end to end. What each rule
+judges is tested in-process (tests/test_policy_rules.py).
 """
 
 from __future__ import annotations
@@ -12,8 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from google.protobuf import empty_pb2, json_format
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import ResourceValidationPolicy, Severity, StackValidationPolicy
 
-from infra.offline.analyzer import Violation, evaluate
+from ai_platform_policies import PACK_NAME
+from ai_platform_policies.pack import ALL_POLICIES
+from infra.offline.analyzer import PolicySession, Violation, evaluate
 from infra.offline.pack_process import PolicyPackProcess, policy_pack
 from infra.offline.policy_config import PolicyConfigError, load_policy_config, policy_config_path
 from infra.offline.runtime import RecordedResource
@@ -39,36 +48,76 @@ def run(pack: PolicyPackProcess, resources: list[RecordedResource], environment:
     return evaluate(pack, STACK, resources, load_policy_config(config_path), str(config_path))
 
 
+#: Table cases that also run end to end: resource and stack rules, and resource options (protect).
+E2E = {"root user", "host network pod", "chart version range", "unprotected pvc", "no pdb", "over budget"}
+POLICY_TYPES = {
+    ResourceValidationPolicy: analyzer_pb2.POLICY_TYPE_RESOURCE,
+    StackValidationPolicy: analyzer_pb2.POLICY_TYPE_STACK,
+}
+SEVERITIES = {
+    Severity.LOW: analyzer_pb2.POLICY_SEVERITY_LOW,
+    Severity.MEDIUM: analyzer_pb2.POLICY_SEVERITY_MEDIUM,
+    Severity.HIGH: analyzer_pb2.POLICY_SEVERITY_HIGH,
+    Severity.CRITICAL: analyzer_pb2.POLICY_SEVERITY_CRITICAL,
+}
+#: An unknown string during preview, as the engine encodes it (pulumi_policy.proxy.UNKNOWN_STRING_VALUE).
+UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def test_analyzer_info_lists_every_policy_with_its_metadata_and_config_schema(pack: PolicyPackProcess) -> None:
+    info = pack.stub.GetAnalyzerInfo(empty_pb2.Empty())
+
+    assert info.name == PACK_NAME and info.supportsConfig
+    assert [policy.name for policy in info.policies] == [policy.name for policy in ALL_POLICIES]
+    for listed, declared in zip(info.policies, ALL_POLICIES, strict=True):
+        assert listed.description == declared.description
+        assert listed.remediation_steps == declared.remediation_steps
+        assert declared.severity is not None and listed.severity == SEVERITIES[declared.severity]
+        assert listed.policy_type == POLICY_TYPES[type(declared)]
+        assert listed.enforcementLevel == analyzer_pb2.ADVISORY  # the pack's default; config files raise it
+        schema = declared.config_schema.properties if declared.config_schema else {}
+        assert json_format.MessageToDict(listed.configSchema.properties) == schema
+
+
 def test_the_compliant_stack_passes_every_rule(pack: PolicyPackProcess) -> None:
     assert run(pack, fx.compliant_stack()) == []
 
 
 @pytest.mark.parametrize(
-    ("rule", "mutate"), [pytest.param(rule, mutate, id=case) for case, rule, _, mutate in fx.VIOLATIONS]
+    ("rule", "fragment", "mutate"),
+    [pytest.param(rule, fragment, mutate, id=case) for case, rule, fragment, mutate in fx.VIOLATIONS if case in E2E],
 )
-def test_each_rule_reports_a_mandatory_violation_in_prod(
-    pack: PolicyPackProcess, rule: str, mutate: fx.Mutation
-) -> None:
+def test_rule_cases_end_to_end(pack: PolicyPackProcess, rule: str, fragment: str, mutate: fx.Mutation) -> None:
     stack = fx.compliant_stack()
     mutate(stack)
 
     violations = run(pack, stack)
 
     reported = [v for v in violations if v.policy == rule]
-    assert reported, f"{rule} reported nothing; got {[(v.policy, v.message) for v in violations]}"
+    assert any(fragment in v.message for v in reported), [(v.policy, v.message) for v in violations]
     assert all(v.enforcement_level == "mandatory" for v in reported)
-    stack_wide = {"ai-namespace-quota", "monthly-budget"}
-    assert all(v.urn.startswith("urn:pulumi:") for v in reported if v.policy not in stack_wide)
+    assert all(v.urn.startswith("urn:pulumi:") for v in reported if v.policy != "monthly-budget")
 
 
-def test_every_rule_has_a_violating_case(pack: PolicyPackProcess) -> None:
-    info_names = {
-        policy.name
-        for policy in pack.stub.GetAnalyzerInfo(
-            __import__("google.protobuf.empty_pb2", fromlist=["Empty"]).Empty()
-        ).policies
-    }
-    assert info_names == {rule for _, rule, _, _ in fx.VIOLATIONS}
+def test_an_unknown_value_during_preview_is_an_advisory_diagnostic(pack: PolicyPackProcess) -> None:
+    """The engine's own answer: the policy cannot run on a value known only after apply."""
+    stack = fx.compliant_stack()
+    fx.classifier_container(lambda c: c.update(image=UNKNOWN_STRING))(stack)
+
+    unknown = [v for v in run(pack, stack) if "can't be known during preview" in v.message]
+
+    assert {v.policy for v in unknown} == {"approved-registries", "image-tag-pinned"}
+    assert {v.enforcement_level for v in unknown} == {"advisory"}
+
+
+def test_the_budget_is_not_applicable_without_a_budget(pack: PolicyPackProcess, tmp_path: Path) -> None:
+    config_path = tmp_path / "no-budget.json"
+    config_path.write_text(json.dumps({"all": "mandatory"}))
+    PolicySession(pack, STACK, load_policy_config(config_path), str(config_path))
+
+    answer = pack.stub.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[]))
+
+    assert [(n.policy_name, n.reason) for n in answer.not_applicable] == [("monthly-budget", "no budget configured")]
 
 
 def test_enforcement_levels_differ_per_environment(pack: PolicyPackProcess) -> None:
@@ -79,6 +128,17 @@ def test_enforcement_levels_differ_per_environment(pack: PolicyPackProcess) -> N
         for env in ("dev", "staging", "prod")
     }
     assert levels == {"dev": {"advisory"}, "staging": {"mandatory"}, "prod": {"mandatory"}}
+
+
+def test_configure_disables_a_policy_and_sets_its_own_level(pack: PolicyPackProcess) -> None:
+    """stateful-resources-protected: disabled in dev, advisory in staging (own entry over "all"), mandatory in prod."""
+    stack = fx.compliant_stack()
+    next(r for r in stack if r.type.endswith(":PersistentVolumeClaim")).options["protect"] = False
+    levels = {
+        env: [v.enforcement_level for v in run(pack, stack, env) if v.policy == "stateful-resources-protected"]
+        for env in ("dev", "staging", "prod")
+    }
+    assert levels == {"dev": [], "staging": ["advisory"], "prod": ["mandatory"]}
 
 
 def test_thresholds_differ_per_environment(pack: PolicyPackProcess) -> None:
