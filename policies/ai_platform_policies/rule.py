@@ -81,6 +81,15 @@ def _with_defaults(given: Config | None, thresholds: Mapping[str, Mapping[str, A
     return merged
 
 
+def _metadata(severity: str, remediation: str, thresholds: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """What every rule declares beyond its name, description and check."""
+    return {
+        "config_schema": _schema(thresholds),
+        "severity": _SEVERITIES[severity],
+        "remediation_steps": remediation,
+    }
+
+
 def resource_rule(
     name: str,
     description: str,
@@ -102,14 +111,7 @@ def resource_rule(
             except Exception as error:  # noqa: BLE001 - one bad resource must never fail the whole pack
                 report(_crash(name, f"{args.resource_type} {args.urn}", error), None)
 
-        return ResourceValidationPolicy(
-            name=name,
-            description=description,
-            validate=validate,
-            config_schema=_schema(thresholds),
-            severity=_SEVERITIES[severity],
-            remediation_steps=remediation,
-        )
+        return ResourceValidationPolicy(name, description, validate, **_metadata(severity, remediation, thresholds))
 
     return declare
 
@@ -141,14 +143,7 @@ def stack_rule(
                 else:
                     report(_crash(name, _resource(current), error), current.urn)
 
-        return StackValidationPolicy(
-            name=name,
-            description=description,
-            validate=validate,
-            config_schema=_schema(thresholds),
-            severity=_SEVERITIES[severity],
-            remediation_steps=remediation,
-        )
+        return StackValidationPolicy(name, description, validate, **_metadata(severity, remediation, thresholds))
 
     return declare
 
