@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from ai_platform_policies.kube import (
+    AUTOSCALER_TYPES,
     GPU_RESOURCE,
     SCALABLE_TYPES,
     Autoscaler,
+    Field,
     autoscaler,
     containers,
-    get,
     name,
     namespace,
     pod_labels,
     pod_spec,
     replicas,
     selects,
-    show,
 )
-from ai_platform_policies.rule import Config, resource_rule, stack_rule
+from ai_platform_policies.rule import Config, judging, props, resource_rule, stack_rule
 
 MIN_REPLICAS = {"type": "integer", "minimum": 0, "default": 1, "description": "Fewest replicas a workload may run."}
 EXEMPT_WORKLOADS = {
@@ -31,15 +30,19 @@ EXEMPT_WORKLOADS = {
     "default": [],
     "description": "True singletons as 'namespace/name' (e.g. a registry on a ReadWriteOnce volume).",
 }
+WorkloadKey = tuple[str, str, str]
 
 
-def _hpa_targets(resources: list[PolicyResource]) -> dict[tuple[str, str, str], Autoscaler]:
-    """(namespace, kind, name) of each HPA's or ScaledObject's target -> its bounds."""
+def _hpa_targets(resources: list[PolicyResource], report: ReportViolation) -> dict[WorkloadKey, Autoscaler]:
+    """(namespace, kind, name) of each readable HPA's or ScaledObject's target -> its bounds."""
     targets = {}
     for resource in resources:
-        scaler = autoscaler(resource.resource_type, resource.props)
-        if scaler is not None:
-            targets[scaler.key] = scaler
+        if resource.resource_type not in AUTOSCALER_TYPES:
+            continue
+        with judging(resource, report):
+            scaler = autoscaler(resource.resource_type, props(resource))
+            if scaler is not None:
+                targets[scaler.key] = scaler
     return targets
 
 
@@ -47,16 +50,17 @@ def _kind(resource_type: str) -> str:
     return resource_type.rsplit(":", 1)[-1]
 
 
-def _workload_key(resource: PolicyResource) -> tuple[str, str, str]:
-    return (namespace(resource.props), _kind(resource.resource_type), name(resource.props, resource.name))
+def _workload_key(resource: PolicyResource) -> WorkloadKey:
+    fields = props(resource)
+    return (namespace(fields), _kind(resource.resource_type), name(fields, resource.name))
 
 
-def _replica_range(resource: PolicyResource, hpas: Mapping[tuple[str, str, str], Autoscaler]) -> tuple[int, int]:
+def _replica_range(resource: PolicyResource, hpas: Mapping[WorkloadKey, Autoscaler]) -> tuple[int, int]:
     """(fewest, most) replicas a scalable workload can run."""
     hpa = hpas.get(_workload_key(resource))
     if hpa is not None:
-        return hpa.fewest, hpa.most
-    count = replicas(resource.props)
+        return hpa.fewest, max(hpa.most, 1)
+    count = replicas(props(resource))
     count = 1 if count is None else count
     return count, count
 
@@ -73,25 +77,26 @@ def _replica_range(resource: PolicyResource, hpas: Mapping[tuple[str, str, str],
     },
 )
 def workload_minimum_replicas(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
-    hpas = _hpa_targets(args.resources)
+    hpas = _hpa_targets(args.resources, report)
     exempt = set(config["exemptWorkloads"])
     for resource in args.resources:
         if resource.resource_type not in SCALABLE_TYPES:
             continue
-        ns, kind, workload = _workload_key(resource)
-        if f"{ns}/{workload}" in exempt:
-            continue
-        fewest, _ = _replica_range(resource, hpas)
-        autoscaled = (ns, kind, workload) in hpas
-        if autoscaled and fewest == 0:
-            continue  # scaling to zero is hpa-minimum-replicas' call (allowScaleToZero)
-        if fewest < config["minReplicas"]:
-            source = "its autoscaler's minimum" if autoscaled else "replicas"
-            report(
-                f"{kind} {ns}/{workload} can run {fewest} replica(s) ({source}); "
-                f"at least {config['minReplicas']} are required.",
-                resource.urn,
-            )
+        with judging(resource, report):
+            ns, kind, workload = _workload_key(resource)
+            if f"{ns}/{workload}" in exempt:
+                continue
+            fewest, _ = _replica_range(resource, hpas)
+            autoscaled = (ns, kind, workload) in hpas
+            if autoscaled and fewest == 0:
+                continue  # scaling to zero is hpa-minimum-replicas' call (allowScaleToZero)
+            if fewest < config["minReplicas"]:
+                source = "its autoscaler's minimum" if autoscaled else "replicas"
+                report(
+                    f"{kind} {ns}/{workload} can run {fewest} replica(s) ({source}); "
+                    f"at least {config['minReplicas']} are required.",
+                    resource.urn,
+                )
 
 
 @resource_rule(
@@ -111,7 +116,7 @@ def workload_minimum_replicas(args: StackValidationArgs, config: Config, report:
     },
 )
 def hpa_minimum_replicas(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    scaler = autoscaler(args.resource_type, args.props)
+    scaler = autoscaler(args.resource_type, props(args))
     if scaler is None or (scaler.fewest == 0 and config["allowScaleToZero"]):
         return
     if scaler.fewest == 0:
@@ -122,31 +127,35 @@ def hpa_minimum_replicas(args: ResourceValidationArgs, config: Config, report: R
 
 @resource_rule(
     "hpa-bounds-and-target",
-    "HorizontalPodAutoscalers have maxReplicas >= minReplicas and a scaling target.",
+    "Autoscalers (HPAs and KEDA ScaledObjects) have maxReplicas >= minReplicas and a scaling target.",
     severity="medium",
-    remediation="Set `maxReplicas` at or above `minReplicas` and at least one metric target.",
+    remediation="Set `maxReplicas` at or above `minReplicas` and at least one metric target (or KEDA trigger).",
 )
 def hpa_bounds_and_target(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    scaler = autoscaler(args.resource_type, args.props)
+    fields = props(args)
+    scaler = autoscaler(args.resource_type, fields)
     if scaler is None:
         return
     if scaler.most < max(scaler.fewest, 1):
         report(f"maxReplicas ({scaler.most}) is below minReplicas ({scaler.fewest}).", None)
-    spec = get(args.props, "spec")
-    if not (get(spec, "metrics") or get(spec, "targetCPUUtilizationPercentage") or get(spec, "triggers")):
+    spec = fields["spec"]
+    targets = (
+        spec["metrics"].objects() or spec["triggers"].objects() or spec["targetCPUUtilizationPercentage"].integer()
+    )
+    if not targets:
         report("no scaling target: set `metrics` (autoscaling/v2), a CPU utilization target or KEDA triggers.", None)
 
 
-def _allows_disruption(pdb: Mapping[str, Any], fewest: int) -> bool:
-    spec = get(pdb, "spec") or {}
-    if spec.get("maxUnavailable") is not None:
-        return _int_or_percent(spec["maxUnavailable"]) > 0
-    value = spec.get("minAvailable")
-    if value is None:
+def _allows_disruption(pdb: Field, fewest: int) -> bool:
+    spec = pdb["spec"]
+    unavailable = spec["maxUnavailable"].int_or_percent()
+    if unavailable is not None:
+        return unavailable[0] > 0
+    available = spec["minAvailable"].int_or_percent()
+    if available is None:
         return True
-    if isinstance(value, str):
-        return _int_or_percent(value) < 100
-    return int(value) < fewest
+    count, percent = available
+    return count < 100 if percent else count < fewest
 
 
 @stack_rule(
@@ -158,30 +167,42 @@ def _allows_disruption(pdb: Mapping[str, Any], fewest: int) -> bool:
     "to the replica count, which blocks node drains).",
 )
 def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
-    hpas = _hpa_targets(args.resources)
-    budgets = [r for r in args.resources if r.resource_type == "kubernetes:policy/v1:PodDisruptionBudget"]
+    hpas = _hpa_targets(args.resources, report)
+    budgets: list[tuple[PolicyResource, str, Field]] = []
+    for resource in args.resources:
+        if resource.resource_type == "kubernetes:policy/v1:PodDisruptionBudget":
+            with judging(resource, report):
+                fields = props(resource)
+                selector = fields.at("spec", "selector")
+                selector.object()
+                budgets.append((resource, namespace(fields), selector))
     for resource in args.resources:
         if resource.resource_type not in SCALABLE_TYPES:
             continue
-        fewest, most = _replica_range(resource, hpas)
-        if most <= 1:
-            continue
-        ns, kind, workload = _workload_key(resource)
-        labels = pod_labels(resource.resource_type, resource.props)
-        covering = [
-            b for b in budgets if namespace(b.props) == ns and selects(get(b.props, "spec", "selector"), labels)
-        ]
-        if not covering:
-            report(
-                f"{kind} {ns}/{workload} can run {most} replicas but no PodDisruptionBudget selects it.", resource.urn
-            )
-        for budget in covering:
-            if not _allows_disruption(budget.props, fewest):
+        with judging(resource, report):
+            fewest, most = _replica_range(resource, hpas)
+            if most <= 1:
+                continue
+            ns, kind, workload = _workload_key(resource)
+            labels = pod_labels(resource.resource_type, props(resource))
+            covering = []
+            for budget, budget_ns, selector in budgets:
+                with judging(budget, report):
+                    if budget_ns == ns and selects(selector, labels):
+                        covering.append(budget)
+            if not covering:
                 report(
-                    f"PodDisruptionBudget {ns}/{name(budget.props, budget.name)} allows no voluntary disruption of "
-                    f"{kind} {workload} at {fewest} replica(s): node drains would block.",
-                    budget.urn,
+                    f"{kind} {ns}/{workload} can run {most} replicas but no PodDisruptionBudget selects it.",
+                    resource.urn,
                 )
+            for budget in covering:
+                with judging(budget, report):
+                    if not _allows_disruption(props(budget), fewest):
+                        report(
+                            f"PodDisruptionBudget {ns}/{name(props(budget), budget.name)} allows no voluntary "
+                            f"disruption of {kind} {workload} at {fewest} replica(s): node drains would block.",
+                            budget.urn,
+                        )
 
 
 @resource_rule(
@@ -193,11 +214,12 @@ def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config
 def multi_replica_spread(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type not in SCALABLE_TYPES:
         return
-    count = replicas(args.props)
+    fields = props(args)
+    count = replicas(fields)
     if count is not None and count <= 1:
         return
-    spec = pod_spec(args.resource_type, args.props) or {}
-    if spec.get("topologySpreadConstraints") or get(spec, "affinity", "podAntiAffinity"):
+    spec = pod_spec(args.resource_type, fields) or Field(None)
+    if spec["topologySpreadConstraints"].objects() or spec.at("affinity", "podAntiAffinity").object():
         return
     report("replicas can land on one node: add topologySpreadConstraints or a pod anti-affinity.", None)
 
@@ -224,34 +246,32 @@ def multi_replica_spread(args: ResourceValidationArgs, config: Config, report: R
 def rolling_update_keeps_capacity(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type != "kubernetes:apps/v1:Deployment" or not config["requireZeroUnavailable"]:
         return
-    if f"{namespace(args.props)}/{name(args.props, args.name)}" in config["exemptWorkloads"]:
+    fields = props(args)
+    if f"{namespace(fields)}/{name(fields, args.name)}" in config["exemptWorkloads"]:
         return
-    strategy = get(args.props, "spec", "strategy") or {}
-    if strategy.get("type") == "Recreate":
+    strategy = fields.at("spec", "strategy")
+    if strategy["type"].string() == "Recreate":
         report("the Recreate strategy stops every replica before starting new ones.", None)
         return
-    unavailable = get(strategy, "rollingUpdate", "maxUnavailable")
+    unavailable = strategy.at("rollingUpdate", "maxUnavailable").int_or_percent()
     if unavailable is None:
         report("maxUnavailable is unset (Kubernetes defaults to 25%); set it to 0.", None)
-    elif _int_or_percent(unavailable) != 0 and not _gpu_in_place(args, strategy, config["gpuInPlaceMinReplicas"]):
-        report(f"maxUnavailable is {show(unavailable)}; set it to 0 and surge instead.", None)
+    elif unavailable[0] != 0 and not _gpu_in_place(args, strategy, config["gpuInPlaceMinReplicas"]):
+        shown = f"{unavailable[0]}%" if unavailable[1] else str(unavailable[0])
+        report(f"maxUnavailable is {shown}; set it to 0 and surge instead.", None)
 
 
-def _gpu_in_place(args: ResourceValidationArgs, strategy: Mapping[str, Any], min_replicas: int) -> bool:
+def _gpu_in_place(args: ResourceValidationArgs, strategy: Field, min_replicas: int) -> bool:
     """One GPU replica at a time, no surge (no spare GPU needed), with enough replicas that the rest serve."""
+    fields = props(args)
     uses_gpu = any(
-        get(container, "resources", "limits", GPU_RESOURCE) is not None
-        for _, container in containers(pod_spec(args.resource_type, args.props))
+        not container.at("resources", "limits")[GPU_RESOURCE].absent
+        for _, container in containers(pod_spec(args.resource_type, fields))
     )
-    rolling = get(strategy, "rollingUpdate") or {}
+    rolling = strategy["rollingUpdate"]
     return (
         uses_gpu
-        and _int_or_percent(rolling.get("maxUnavailable", 0)) == 1
-        and _int_or_percent(rolling.get("maxSurge", 1)) == 0
-        and (replicas(args.props) or 0) >= min_replicas
+        and rolling["maxUnavailable"].int_or_percent() == (1, False)
+        and rolling["maxSurge"].int_or_percent() == (0, False)
+        and (replicas(fields) or 0) >= min_replicas
     )
-
-
-def _int_or_percent(value: Any) -> int:
-    """An IntOrString as Kubernetes writes it (3, "25%"); numbers arrive as floats over gRPC."""
-    return int(str(value).rstrip("%")) if isinstance(value, str) else int(value)

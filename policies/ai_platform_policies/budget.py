@@ -4,10 +4,55 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pulumi_policy import ReportViolation, StackValidationArgs
+from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 
-from ai_platform_policies.cost import Prices, Resource, estimate
-from ai_platform_policies.rule import Config, stack_rule
+from ai_platform_policies.cost import GPU, Prices, Resource, estimate
+from ai_platform_policies.kube import (
+    AUTOSCALER_TYPES,
+    Field,
+    MalformedFieldError,
+    autoscaler,
+    containers,
+    name,
+    namespace,
+    pod_spec,
+    replicas,
+)
+from ai_platform_policies.rule import Config, judging, props, stack_rule
+
+_PRICED_WORKLOADS = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
+
+
+def _requests(requests: Field) -> None:
+    for resource, quantity in requests.entries():
+        if resource in ("cpu", "memory", GPU) and quantity.quantity() is None:
+            raise MalformedFieldError(quantity.path, "a Kubernetes quantity", None)
+
+
+def check_priced_fields(resource: PolicyResource) -> None:
+    """Read, with their types, the fields the estimate prices; raises ``MalformedFieldError`` naming a bad one."""
+    fields = props(resource)
+    for part in fields["footprint"].objects():
+        _requests(part["requests"])
+        part["gpuType"].string()
+        part["replicas"].integer()
+        part["maxReplicas"].integer()
+        for volume in part["storage"].objects():
+            if volume["size"].quantity() is None:
+                raise MalformedFieldError(volume["size"].path, "a Kubernetes quantity", None)
+            volume["storageClass"].string()
+    if resource.resource_type in _PRICED_WORKLOADS:
+        namespace(fields)
+        name(fields, resource.name)
+        replicas(fields)
+        fields.at("spec", "template", "metadata", "labels").string_map()
+        for _, container in containers(pod_spec(resource.resource_type, fields), include_init=False):
+            _requests(container.at("resources", "requests"))
+    elif resource.resource_type in AUTOSCALER_TYPES:
+        autoscaler(resource.resource_type, fields)
+    elif resource.resource_type == "kubernetes:core/v1:PersistentVolumeClaim":
+        fields.at("spec", "resources", "requests", "storage").quantity()
+        fields.at("spec", "storageClassName").string()
 
 
 @stack_rule(
@@ -34,8 +79,14 @@ def monthly_budget(args: StackValidationArgs, config: Config, report: ReportViol
     if config.get("currency") and config["currency"] != prices.currency:
         report(f"the budget is in {config['currency']} but the stack is priced in {prices.currency}.", None)
         return
+    readable = []
+    for resource in args.resources:
+        # A malformed resource is reported and left out, so the others are still priced.
+        with judging(resource, report):
+            check_priced_fields(resource)
+            readable.append(resource)
     result = estimate(
-        (Resource(r.resource_type, r.urn, r.name, r.parent.urn if r.parent else None, r.props) for r in args.resources),
+        (Resource(r.resource_type, r.urn, r.name, r.parent.urn if r.parent else None, r.props) for r in readable),
         prices,
     )
     budget = Decimal(str(config["budget"]))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ai_platform_policies.kube import autoscaler
+from ai_platform_policies.kube import Field, autoscaler
 from ai_platform_policies.quantity import parse_quantity
 
 GIB = Decimal(2) ** 30
@@ -224,7 +224,7 @@ def _autoscalers(resources: list[Resource]) -> dict[tuple[str, str], tuple[int, 
     """(namespace, workload) -> (fewest, most) replicas, from HPAs and KEDA ScaledObjects alike."""
     scaling = {}
     for resource in resources:
-        scaler = autoscaler(resource.type, resource.props)
+        scaler = autoscaler(resource.type, Field(resource.props))
         if scaler is not None:
             scaling[(scaler.namespace, scaler.target)] = (scaler.fewest, scaler.most)
     return scaling

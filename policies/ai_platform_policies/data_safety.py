@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ai_platform_policies.kube import HELM_RELEASE_TYPES
-from ai_platform_policies.rule import Config, resource_rule
+from ai_platform_policies.rule import Config, props, resource_rule
 
 _STATEFUL_TYPES = frozenset({"kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:apps/v1:StatefulSet"})
 # Chart values that mean "this release keeps data on a volume".
@@ -25,7 +25,7 @@ def keeps_data(values: Any) -> bool:
                     return True
             if keeps_data(value):
                 return True
-    elif isinstance(values, list | tuple):
+    elif isinstance(values, Sequence) and not isinstance(values, str):
         return any(keeps_data(item) for item in values)
     return False
 
@@ -38,7 +38,7 @@ def keeps_data(values: Any) -> bool:
 )
 def stateful_resources_protected(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     stateful = args.resource_type in _STATEFUL_TYPES or (
-        args.resource_type in HELM_RELEASE_TYPES and keeps_data(args.props.get("values"))
+        args.resource_type in HELM_RELEASE_TYPES and keeps_data(props(args)["values"].object())
     )
     if stateful and not args.opts.protect:
         report("it holds data but is not `protect`ed: `pulumi destroy` or a rename would delete it.", None)

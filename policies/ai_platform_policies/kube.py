@@ -3,13 +3,24 @@
 Rules judge any workload kind a user or a future component might declare,
 not only the Deployments our components emit, so finding the pod template,
 its containers and its labels is done once here for every workload type.
+
+Properties arrive from whoever declared the resource, so every read is typed:
+a ``Field`` knows its path and returns the type a rule asks for, treats a
+missing or null field as absent, and raises ``MalformedFieldError`` (naming the path)
+for anything else. The rule layer turns ``MalformedFieldError`` into a violation, so a
+wrong type is reported instead of crashing the pack or being misread.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
+
+from ai_platform_policies.quantity import QuantityError, parse_quantity
 
 #: Kinds that are not namespaced (the rest are); the offline tool reads this too.
 CLUSTER_SCOPED_KINDS = frozenset(
@@ -75,18 +86,175 @@ GPU_PRODUCTS: dict[str, tuple[str, ...]] = {
     "nvidia-h100-80gb": ("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"),
 }
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_PERCENT = re.compile(r"^[0-9]+%$")
 
-def get(value: Any, *path: str | int) -> Any:
-    """Nested lookup that tolerates missing keys and None along the way."""
-    for key in path:
+
+class MalformedFieldError(ValueError):
+    """A field holds a value of the wrong type; the message names the field."""
+
+    def __init__(self, path: str, expected: str, value: Any) -> None:
+        super().__init__(f"{path or 'the resource'}: expected {expected}, got {kind_of(value)}")
+        self.path = path
+
+
+def kind_of(value: Any) -> str:
+    """How a value reads in a message: ``a string``, ``an object``, ``NaN``..."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, float) and math.isnan(value):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "an infinite number"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, Sequence):
+        return "a list"
+    return type(value).__name__
+
+
+def _child_path(parent: str, key: str) -> str:
+    """``spec.template``, or ``labels["app.kubernetes.io/name"]`` for keys that are not plain words."""
+    if not _PLAIN_KEY.match(key):
+        return f'{parent}["{key}"]'
+    return f"{parent}.{key}" if parent else key
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+class Field:
+    """One field of a resource's properties and its path (``spec.template.spec.containers[0]``).
+
+    Reads return the requested type, ``None`` (or an empty collection) when the
+    field is missing or null, and raise ``MalformedFieldError`` when it holds another type.
+    """
+
+    __slots__ = ("path", "value")
+
+    def __init__(self, value: Any, path: str = "") -> None:
+        self.value = value
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"Field({self.path or '<root>'}={self.value!r})"
+
+    def __getitem__(self, key: str) -> Field:
+        mapping = self.object()
+        child = mapping.get(key) if mapping is not None else None
+        return Field(child, _child_path(self.path, key))
+
+    def at(self, *keys: str) -> Field:
+        field = self
+        for key in keys:
+            field = field[key]
+        return field
+
+    @property
+    def absent(self) -> bool:
+        return self.value is None
+
+    def _malformed(self, expected: str) -> MalformedFieldError:
+        return MalformedFieldError(self.path, expected, self.value)
+
+    def object(self) -> Mapping[str, Any] | None:
+        if self.value is None:
+            return None
+        if not isinstance(self.value, Mapping):
+            raise self._malformed("an object")
+        return self.value
+
+    def items(self) -> list[Field]:
+        """The elements of a list, each with its own path."""
+        if self.value is None:
+            return []
+        if not _is_list(self.value):
+            raise self._malformed("a list")
+        return [Field(item, f"{self.path}[{index}]") for index, item in enumerate(self.value)]
+
+    def objects(self) -> list[Field]:
+        """The elements of a list of objects (each checked to be an object; null is none)."""
+        elements = self.items()
+        for element in elements:
+            if element.object() is None:
+                raise element._malformed("an object")
+        return elements
+
+    def entries(self) -> list[tuple[str, Field]]:
+        """The (key, field) pairs of an object."""
+        mapping = self.object()
+        return [] if mapping is None else [(str(key), self[str(key)]) for key in mapping]
+
+    def string(self) -> str | None:
+        if self.value is None:
+            return None
+        if not isinstance(self.value, str):
+            raise self._malformed("a string")
+        return self.value
+
+    def strings(self) -> list[str]:
+        """A list of strings."""
+        return [item for item in (element.string() for element in self.items()) if item is not None]
+
+    def string_map(self) -> dict[str, str]:
+        """An object of string values (labels, node selectors)."""
+        result = {}
+        for key, field in self.entries():
+            value = field.string()
+            if value is not None:
+                result[key] = value
+        return result
+
+    def boolean(self) -> bool | None:
+        if self.value is None:
+            return None
+        if not isinstance(self.value, bool):
+            raise self._malformed("a boolean")
+        return self.value
+
+    def integer(self) -> int | None:
+        """A whole number; numbers arrive over gRPC as floats (3.0 reads as 3)."""
+        value = self.value
         if value is None:
             return None
-        if isinstance(key, int):
-            is_list = isinstance(value, Sequence) and not isinstance(value, str)
-            value = value[key] if is_list and len(value) > key else None
-        else:
-            value = value.get(key) if hasattr(value, "get") else None
-    return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise self._malformed("an integer")
+
+    def int_or_percent(self) -> tuple[int, bool] | None:
+        """An IntOrString as Kubernetes accepts it for replica counts: ``(3, False)`` or ``(25, True)`` for "25%"."""
+        if isinstance(self.value, str):
+            if not _PERCENT.match(self.value):
+                raise self._malformed("an integer or a percentage such as 25%")
+            return int(self.value[:-1]), True
+        try:
+            count = self.integer()
+        except MalformedFieldError:
+            raise self._malformed("an integer or a percentage such as 25%") from None
+        return None if count is None else (count, False)
+
+    def quantity(self) -> Decimal | None:
+        """A Kubernetes quantity ("500m", "1Gi", or a plain number)."""
+        value = self.value
+        if value is None:
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return Decimal(str(value))
+        if isinstance(value, str):
+            try:
+                return parse_quantity(value)
+            except QuantityError:
+                pass
+        raise self._malformed("a Kubernetes quantity such as 500m or 1Gi")
 
 
 @dataclass(frozen=True)
@@ -104,27 +272,30 @@ class Autoscaler:
         return (self.namespace, self.kind, self.target)
 
 
-def autoscaler(resource_type: str, props: Mapping[str, Any]) -> Autoscaler | None:
-    """An HPA's or a ScaledObject's target and bounds, with each API's defaults; None for anything else."""
+def autoscaler(resource_type: str, props: Field) -> Autoscaler | None:
+    """An HPA's or a ScaledObject's target and bounds, with each API's defaults; None for anything else.
+
+    Raises ``MalformedFieldError`` for a field of the wrong type.
+    """
     if resource_type not in AUTOSCALER_TYPES:
         return None
-    spec = get(props, "spec")
-    ref = get(spec, "scaleTargetRef")
+    spec = props["spec"]
+    ref = spec["scaleTargetRef"]
     if resource_type == SCALED_OBJECT_TYPE:
         # KEDA's defaults: minReplicaCount 0, maxReplicaCount 100, target kind Deployment.
-        kind = get(ref, "kind") or "Deployment"
-        fewest, most = _count(get(spec, "minReplicaCount"), 0), _count(get(spec, "maxReplicaCount"), 100)
-    else:
-        kind = get(ref, "kind")
-        fewest, most = _count(get(spec, "minReplicas"), 1), _count(get(spec, "maxReplicas"), 0)
-    return Autoscaler(namespace(props), str(kind), str(get(ref, "name")), fewest, most)
-
-
-def _count(value: Any, default: int) -> int:
-    """A replica count as declared (numbers arrive over gRPC as floats); the API default when unset or unreadable."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # noqa: PLR0124 - NaN
-        return default
-    return int(value)
+        kind = ref["kind"].string() or "Deployment"
+        fewest, most = spec["minReplicaCount"].integer(), spec["maxReplicaCount"].integer()
+        return Autoscaler(
+            namespace(props), kind, ref["name"].string() or "", 0 if fewest is None else fewest, most or 100
+        )
+    fewest = spec["minReplicas"].integer()
+    return Autoscaler(
+        namespace(props),
+        ref["kind"].string() or "",
+        ref["name"].string() or "",
+        1 if fewest is None else fewest,
+        spec["maxReplicas"].integer() or 0,
+    )
 
 
 def is_cluster_scoped(resource_type: str) -> bool:
@@ -136,26 +307,23 @@ def is_workload(resource_type: str) -> bool:
     return resource_type in _TEMPLATE_PATHS
 
 
-def pod_template(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_template(resource_type: str, props: Field) -> Field | None:
     """The pod template (``{metadata, spec}``) of a workload; the object itself for a Pod."""
     path = _TEMPLATE_PATHS.get(resource_type)
-    if path is None:
-        return None
-    template = get(props, *path) if path else props
-    return template if hasattr(template, "get") else None
+    return None if path is None else props.at(*path)
 
 
-def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def pod_spec(resource_type: str, props: Field) -> Field | None:
     template = pod_template(resource_type, props)
-    spec = get(template, "spec")
-    return spec if hasattr(spec, "get") else None
+    return None if template is None else template["spec"]
 
 
-def pod_labels(resource_type: str, props: Mapping[str, Any]) -> dict[str, str]:
-    return dict(get(pod_template(resource_type, props), "metadata", "labels") or {})
+def pod_labels(resource_type: str, props: Field) -> dict[str, str]:
+    template = pod_template(resource_type, props)
+    return {} if template is None else template.at("metadata", "labels").string_map()
 
 
-def containers(spec: Mapping[str, Any] | None, *, include_init: bool = True) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def containers(spec: Field | None, *, include_init: bool = True) -> Iterator[tuple[str, Field]]:
     """(``"container"`` | ``"init container"`` | ``"ephemeral container"``, container) pairs."""
     if spec is None:
         return
@@ -163,49 +331,45 @@ def containers(spec: Mapping[str, Any] | None, *, include_init: bool = True) -> 
     if include_init:
         groups += [("init container", "initContainers"), ("ephemeral container", "ephemeralContainers")]
     for label, key in groups:
-        for container in spec.get(key) or []:
+        for container in spec[key].objects():
             yield label, container
 
 
-def describe(label: str, container: Mapping[str, Any]) -> str:
-    return f"{label} '{container.get('name', '?')}'"
+def describe(label: str, container: Field) -> str:
+    """``container 'app'`` for messages; never fails on an odd name."""
+    name = container["name"].value
+    return f"{label} '{name if isinstance(name, str) else '?'}'"
 
 
-def namespace(props: Mapping[str, Any]) -> str:
+def namespace(props: Field) -> str:
     """The namespace an object lands in (the provider default when unset)."""
-    return str(get(props, "metadata", "namespace") or "default")
+    return props.at("metadata", "namespace").string() or "default"
 
 
-def name(props: Mapping[str, Any], fallback: str) -> str:
-    return str(get(props, "metadata", "name") or fallback)
+def name(props: Field, fallback: str) -> str:
+    return props.at("metadata", "name").string() or fallback
 
 
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector (matchLabels and matchExpressions) selects ``labels``."""
-    if selector is None:
+def selects(selector: Field, labels: Mapping[str, str]) -> bool:
+    """Whether a LabelSelector (matchLabels and matchExpressions) selects ``labels``; absent selects nothing."""
+    if selector.object() is None:
         return False
-    for key, value in (selector.get("matchLabels") or {}).items():
+    for key, value in selector["matchLabels"].string_map().items():
         if labels.get(key) != value:
             return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression.get("key"), expression.get("operator")
-        values = list(expression.get("values") or [])
-        if operator == "In" and labels.get(key) not in values:
+    for expression in selector["matchExpressions"].objects():
+        label, operator = expression["key"].string() or "", expression["operator"].string()
+        values = expression["values"].strings()
+        if operator == "In" and labels.get(label) not in values:
             return False
-        if operator == "NotIn" and labels.get(key) in values:
+        if operator == "NotIn" and labels.get(label) in values:
             return False
-        if operator == "Exists" and key not in labels:
+        if operator == "Exists" and label not in labels:
             return False
-        if operator == "DoesNotExist" and key in labels:
+        if operator == "DoesNotExist" and label in labels:
             return False
     return True
 
 
-def replicas(props: Mapping[str, Any]) -> int | None:
-    value = get(props, "spec", "replicas")
-    return int(value) if isinstance(value, int | float) else None
-
-
-def show(value: Any) -> Any:
-    """A value as written in a manifest: numbers arrive over gRPC as floats (1.0 -> 1)."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
+def replicas(props: Field) -> int | None:
+    return props.at("spec", "replicas").integer()

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from ai_platform_policies.kube import (
     GPU_RESOURCE,
+    Field,
     containers,
     describe,
-    get,
     is_workload,
     namespace,
     pod_spec,
 )
-from ai_platform_policies.quantity import parse_quantity
-from ai_platform_policies.rule import Config, resource_rule, stack_rule
+from ai_platform_policies.rule import Config, judging, props, resource_rule, stack_rule
 
 
 @resource_rule(
@@ -28,17 +25,14 @@ from ai_platform_policies.rule import Config, resource_rule, stack_rule
     remediation="Set `resources.requests.cpu`, `resources.requests.memory` and `resources.limits.memory`.",
 )
 def container_resources_required(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
+    for label, container in containers(pod_spec(args.resource_type, props(args))):
         if label == "ephemeral container":
             continue
+        resources = container["resources"]
         missing = [
-            field
-            for field, path in (
-                ("requests.cpu", ("requests", "cpu")),
-                ("requests.memory", ("requests", "memory")),
-                ("limits.memory", ("limits", "memory")),
-            )
-            if get(container, "resources", *path) in (None, "")
+            f"{group}.{resource}"
+            for group, resource in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory"))
+            if resources.at(group, resource).value in (None, "")
         ]
         if missing:
             report(f"{describe(label, container)} has no {', '.join(missing)}.", None)
@@ -53,31 +47,33 @@ def container_resources_required(args: ResourceValidationArgs, config: Config, r
 )
 def limit_request_ratio(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     bound = Decimal(str(config["maxRatio"]))
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
+    for label, container in containers(pod_spec(args.resource_type, props(args))):
         for resource in ("cpu", "memory"):
-            request = get(container, "resources", "requests", resource)
-            limit = get(container, "resources", "limits", resource)
+            request_field = container.at("resources", "requests", resource)
+            limit_field = container.at("resources", "limits", resource)
+            request, limit = request_field.quantity(), limit_field.quantity()
             if request is None or limit is None:
                 continue
-            try:
-                ratio = parse_quantity(str(limit)) / parse_quantity(str(request))
-            except (ValueError, ArithmeticError):
-                report(f"{describe(label, container)} has an unreadable {resource} request or limit.", None)
+            if request <= 0:
+                report(f"{describe(label, container)} requests {request_field.value} {resource}.", None)
                 continue
+            ratio = limit / request
             if ratio > bound:
                 report(
-                    f"{describe(label, container)}: {resource} limit {limit} is {ratio:.1f}x its request {request} "
-                    f"(at most {bound}x).",
+                    f"{describe(label, container)}: {resource} limit {limit_field.value} is {ratio:.1f}x its request "
+                    f"{request_field.value} (at most {bound}x).",
                     None,
                 )
 
 
-def _gpu_count(container: Mapping[str, Any]) -> tuple[Any, Any]:
-    return get(container, "resources", "limits", GPU_RESOURCE), get(container, "resources", "requests", GPU_RESOURCE)
+def _gpus(container: Field) -> tuple[Field, Field]:
+    """The container's GPU (limit, request) fields."""
+    resources = container["resources"]
+    return resources.at("limits", GPU_RESOURCE), resources.at("requests", GPU_RESOURCE)
 
 
-def _uses_gpu(spec: Mapping[str, Any] | None) -> bool:
-    return any(any(v is not None for v in _gpu_count(c)) for _, c in containers(spec))
+def _uses_gpu(spec: Field | None) -> bool:
+    return any(not field.absent for _, container in containers(spec) for field in _gpus(container))
 
 
 @resource_rule(
@@ -87,26 +83,28 @@ def _uses_gpu(spec: Mapping[str, Any] | None) -> bool:
     remediation="Set `resources.limits['nvidia.com/gpu']` to a whole number; set the request to the same or omit it.",
 )
 def gpu_whole_and_guaranteed(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
-        limit, request = _gpu_count(container)
+    for label, container in containers(pod_spec(args.resource_type, props(args))):
+        limit_field, request_field = _gpus(container)
+        limit, request = limit_field.quantity(), request_field.quantity()
         if limit is None and request is None:
             continue
         if limit is None:
             report(f"{describe(label, container)} requests GPUs without a GPU limit.", None)
             continue
-        try:
-            whole = parse_quantity(str(limit))
-        except ValueError:
-            whole = Decimal("0.5")
-        if whole != whole.to_integral_value() or whole < 1:
-            report(f"{describe(label, container)} has a GPU limit of {limit!r}; GPUs are whole devices.", None)
-        if request is not None and str(request) != str(limit):
-            report(f"{describe(label, container)} requests {request} GPU(s) but limits {limit}.", None)
+        if limit != limit.to_integral_value() or limit < 1:
+            report(
+                f"{describe(label, container)} has a GPU limit of {limit_field.value!r}; GPUs are whole devices.", None
+            )
+        if request is not None and request != limit:
+            report(
+                f"{describe(label, container)} requests {request_field.value} GPU(s) but limits {limit_field.value}.",
+                None,
+            )
 
 
-def _tolerates(toleration: Mapping[str, Any], taint_key: str) -> bool:
-    key = toleration.get("key")
-    operator = toleration.get("operator") or "Equal"
+def _tolerates(toleration: Field, taint_key: str) -> bool:
+    key = toleration["key"].string()
+    operator = toleration["operator"].string() or "Equal"
     return key == taint_key or (not key and operator == "Exists")
 
 
@@ -119,16 +117,16 @@ def _tolerates(toleration: Mapping[str, Any], taint_key: str) -> bool:
     thresholds={"gpuTaintKey": {"type": "string", "default": GPU_RESOURCE}},
 )
 def gpu_placement(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    spec = pod_spec(args.resource_type, args.props)
-    if spec is None:
+    spec = pod_spec(args.resource_type, props(args))
+    if spec is None or spec.object() is None:
         return
     taint = config["gpuTaintKey"]
-    tolerates = any(_tolerates(t, taint) for t in spec.get("tolerations") or [])
+    tolerates = any(_tolerates(t, taint) for t in spec["tolerations"].objects())
     if _uses_gpu(spec):
         if not tolerates:
             report(f"the pod uses GPUs but does not tolerate the '{taint}' taint of GPU nodes.", None)
-        has_affinity = get(spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
-        if not (spec.get("nodeSelector") or has_affinity):
+        required = spec.at("affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution").object()
+        if not (spec["nodeSelector"].string_map() or required):
             report("the pod uses GPUs but has no node selector or required node affinity for GPU nodes.", None)
     elif tolerates:
         report(f"the pod uses no GPU but tolerates the '{taint}' taint, so it can take GPU node capacity.", None)
@@ -148,20 +146,20 @@ def gpu_placement(args: ResourceValidationArgs, config: Config, report: ReportVi
 )
 def ai_namespace_quota(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
     ai_namespaces: dict[str, str | None] = {}
-    for resource in args.resources:
-        props = resource.props
-        if resource.resource_type == "kubernetes:core/v1:Namespace":
-            if get(props, "metadata", "labels", config["aiNamespaceLabel"]):
-                ai_namespaces[str(get(props, "metadata", "name"))] = resource.urn
-        elif is_workload(resource.resource_type):
-            labels = get(props, "metadata", "labels") or {}
-            if labels.get(config["aiWorkloadLabel"]) == config["aiWorkloadValue"]:
-                ai_namespaces.setdefault(namespace(props), resource.urn)
     present: dict[str, set[str]] = {}
     for resource in args.resources:
-        kind = resource.resource_type.rsplit(":", 1)[-1]
-        if kind in ("ResourceQuota", "LimitRange") and resource.resource_type.startswith("kubernetes:core/v1:"):
-            present.setdefault(namespace(resource.props), set()).add(kind)
+        with judging(resource, report):
+            fields = props(resource)
+            kind = resource.resource_type.rsplit(":", 1)[-1]
+            if resource.resource_type == "kubernetes:core/v1:Namespace":
+                if fields.at("metadata", "labels").string_map().get(config["aiNamespaceLabel"]):
+                    ai_namespaces[fields.at("metadata", "name").string() or resource.name] = resource.urn
+            elif is_workload(resource.resource_type):
+                labels = fields.at("metadata", "labels").string_map()
+                if labels.get(config["aiWorkloadLabel"]) == config["aiWorkloadValue"]:
+                    ai_namespaces.setdefault(namespace(fields), resource.urn)
+            elif kind in ("ResourceQuota", "LimitRange") and resource.resource_type.startswith("kubernetes:core/v1:"):
+                present.setdefault(namespace(fields), set()).add(kind)
     for ns, urn in sorted(ai_namespaces.items()):
         missing = sorted({"ResourceQuota", "LimitRange"} - present.get(ns, set()))
         if missing:
@@ -187,9 +185,11 @@ def ai_namespace_quota(args: StackValidationArgs, config: Config, report: Report
 def ai_service_priority_class(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if not is_workload(args.resource_type):
         return
-    if (get(args.props, "metadata", "labels") or {}).get(config["aiWorkloadLabel"]) != config["aiWorkloadValue"]:
+    fields = props(args)
+    if fields.at("metadata", "labels").string_map().get(config["aiWorkloadLabel"]) != config["aiWorkloadValue"]:
         return
-    chosen = get(pod_spec(args.resource_type, args.props), "priorityClassName")
+    spec = pod_spec(args.resource_type, fields)
+    chosen = spec["priorityClassName"].string() if spec is not None else None
     if chosen not in config["allowedClasses"]:
         allowed = ", ".join(config["allowedClasses"])
         report(f"priorityClassName is {chosen!r}; an AI service names one of {allowed}.", None)

@@ -5,15 +5,25 @@
 name, description, severity, remediation hint and a config schema whose
 defaults are merged in, so a rule reads its thresholds the same way whether
 the engine sent config or not.
+
+A rule never raises into the engine (which would fail the whole pack for
+every resource): a field of the wrong type (``kube.MalformedFieldError``) becomes a
+violation naming the field, and any other exception a violation naming the
+policy and the resource. Stack rules judge resource by resource inside
+``judging`` so one malformed resource never hides the others' violations.
+Only the SDK's own signals pass through: an unknown value during preview and
+``not_applicable``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from pulumi_policy import (
     PolicyConfigSchema,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -21,6 +31,9 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
+
+from ai_platform_policies.kube import Field, MalformedFieldError
 
 Config = Mapping[str, Any]
 ResourceCheck = Callable[[ResourceValidationArgs, Config, ReportViolation], None]
@@ -32,6 +45,24 @@ _SEVERITIES = {
     "high": Severity.HIGH,
     "critical": Severity.CRITICAL,
 }
+
+
+def _not_applicable_error() -> type[BaseException]:
+    """The exception ``args.not_applicable()`` raises (its class is private to the SDK)."""
+    try:
+        StackValidationArgs([]).not_applicable()
+    except Exception as error:  # noqa: BLE001 - learning which class the SDK raises
+        return type(error)
+    raise AssertionError("StackValidationArgs.not_applicable() did not raise")
+
+
+#: Signals the SDK's servicer handles itself: unknown values during preview, and not_applicable.
+SDK_SIGNALS: tuple[type[BaseException], ...] = (UnknownValueError, _not_applicable_error())
+
+
+def props(args: ResourceValidationArgs | PolicyResource) -> Field:
+    """The resource's properties, read through typed accessors."""
+    return Field(args.props)
 
 
 def _schema(thresholds: Mapping[str, Mapping[str, Any]] | None) -> PolicyConfigSchema | None:
@@ -50,6 +81,15 @@ def _with_defaults(given: Config | None, thresholds: Mapping[str, Mapping[str, A
     return merged
 
 
+def _metadata(severity: str, remediation: str, thresholds: Mapping[str, Mapping[str, Any]] | None) -> dict[str, Any]:
+    """What every rule declares beyond its name, description and check."""
+    return {
+        "config_schema": _schema(thresholds),
+        "severity": _SEVERITIES[severity],
+        "remediation_steps": remediation,
+    }
+
+
 def resource_rule(
     name: str,
     description: str,
@@ -59,14 +99,21 @@ def resource_rule(
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[ResourceCheck], ResourceValidationPolicy]:
     """Declare a per-resource rule; the check gets (args, config, report)."""
-    return _declare(
-        ResourceValidationPolicy,
-        name,
-        description=description,
-        severity=severity,
-        remediation=remediation,
-        thresholds=thresholds,
-    )
+
+    def declare(check: ResourceCheck) -> ResourceValidationPolicy:
+        def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
+            try:
+                check(args, _with_defaults(args.get_config(), thresholds), report)
+            except SDK_SIGNALS:
+                raise
+            except MalformedFieldError as error:
+                report(str(error), None)
+            except Exception as error:  # noqa: BLE001 - one bad resource must never fail the whole pack
+                report(_crash(name, f"{args.resource_type} {args.urn}", error), None)
+
+        return ResourceValidationPolicy(name, description, validate, **_metadata(severity, remediation, thresholds))
+
+    return declare
 
 
 def stack_rule(
@@ -78,37 +125,56 @@ def stack_rule(
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[StackCheck], StackValidationPolicy]:
     """Declare a cross-resource rule over the whole stack; the check gets (args, config, report)."""
-    return _declare(
-        StackValidationPolicy,
-        name,
-        description=description,
-        severity=severity,
-        remediation=remediation,
-        thresholds=thresholds,
+
+    def declare(check: StackCheck) -> StackValidationPolicy:
+        def validate(args: StackValidationArgs, report: ReportViolation) -> None:
+            resources = _Tracked(args.resources)
+            tracked = StackValidationArgs(resources, args.get_config(), args.stack_tags)
+            try:
+                check(tracked, _with_defaults(args.get_config(), thresholds), report)
+            except SDK_SIGNALS:
+                raise
+            except Exception as error:  # noqa: BLE001 - one bad resource must never fail the whole pack
+                current = resources.current
+                if current is None:
+                    report(_crash(name, "the stack", error), None)
+                elif isinstance(error, MalformedFieldError):
+                    report(f"{_resource(current)}: {error}", current.urn)
+                else:
+                    report(_crash(name, _resource(current), error), current.urn)
+
+        return StackValidationPolicy(name, description, validate, **_metadata(severity, remediation, thresholds))
+
+    return declare
+
+
+@contextmanager
+def judging(resource: PolicyResource, report: ReportViolation) -> Iterator[None]:
+    """In a stack rule: report a malformed field of this resource against it and go on with the next."""
+    try:
+        yield
+    except MalformedFieldError as error:
+        report(f"{_resource(resource)}: {error}", resource.urn)
+
+
+def _resource(resource: PolicyResource) -> str:
+    return f"{resource.resource_type.rsplit(':', 1)[-1]} {resource.name}"
+
+
+def _crash(policy: str, subject: str, error: Exception) -> str:
+    return (
+        f"policy {policy} could not judge {subject} ({type(error).__name__}: {error}); "
+        "the resource holds a value the rule does not expect."
     )
 
 
-def _declare(
-    policy_class: Any,
-    name: str,
-    /,
-    *,
-    description: str,
-    severity: str,
-    remediation: str,
-    thresholds: Mapping[str, Mapping[str, Any]] | None,
-) -> Callable[[Any], Any]:
-    def declare(check: Callable[[Any, Config, ReportViolation], None]) -> Any:
-        def validate(args: Any, report: ReportViolation) -> None:
-            check(args, _with_defaults(args.get_config(), thresholds), report)
+class _Tracked(list[PolicyResource]):
+    """The stack's resources, remembering which one a loop is on, so a crash names it."""
 
-        return policy_class(
-            name=name,
-            description=description,
-            validate=validate,
-            config_schema=_schema(thresholds),
-            severity=_SEVERITIES[severity],
-            remediation_steps=remediation,
-        )
+    current: PolicyResource | None = None
 
-    return declare
+    def __iter__(self) -> Iterator[PolicyResource]:
+        for resource in super().__iter__():
+            self.current = resource
+            yield resource
+        self.current = None

@@ -3,35 +3,47 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from ai_platform_policies.kube import (
     HELM_RELEASE_TYPES,
+    Field,
     containers,
     describe,
-    get,
     is_cluster_scoped,
     is_workload,
+    name,
     namespace,
     pod_labels,
     pod_spec,
     selects,
 )
-from ai_platform_policies.rule import Config, resource_rule, stack_rule
+from ai_platform_policies.rule import Config, judging, props, resource_rule, stack_rule
 
 
-def _effective(spec: Mapping[str, Any], container: Mapping[str, Any], field: str) -> Any:
+def _effective(spec: Field, container: Field, field: str) -> Field:
     """A security setting as Kubernetes applies it: the container's, else the pod's."""
-    value = get(container, "securityContext", field)
-    return get(spec, "securityContext", field) if value is None else value
+    own = container.at("securityContext", field)
+    return spec.at("securityContext", field) if own.absent else own
 
 
-def _pod_containers(args: ResourceValidationArgs) -> tuple[Mapping[str, Any] | None, list[tuple[str, Any]]]:
-    spec = pod_spec(args.resource_type, args.props)
-    return spec, list(containers(spec))
+def _effective_boolean(spec: Field, container: Field, field: str) -> bool | None:
+    """Both levels are read, so a malformed pod default is reported even where containers override it."""
+    pod = spec.at("securityContext", field).boolean()
+    own = container.at("securityContext", field).boolean()
+    return pod if own is None else own
+
+
+def _effective_integer(spec: Field, container: Field, field: str) -> int | None:
+    pod = spec.at("securityContext", field).integer()
+    own = container.at("securityContext", field).integer()
+    return pod if own is None else own
+
+
+def _pod_containers(args: ResourceValidationArgs) -> tuple[Field, list[tuple[str, Field]]]:
+    spec = pod_spec(args.resource_type, props(args))
+    return spec or Field(None), list(containers(spec))
 
 
 @resource_rule(
@@ -42,7 +54,7 @@ def _pod_containers(args: ResourceValidationArgs) -> tuple[Mapping[str, Any] | N
 )
 def no_privileged_containers(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     for label, container in _pod_containers(args)[1]:
-        if get(container, "securityContext", "privileged") is True:
+        if container.at("securityContext", "privileged").boolean() is True:
             report(f"{describe(label, container)} is privileged.", None)
 
 
@@ -54,7 +66,7 @@ def no_privileged_containers(args: ResourceValidationArgs, config: Config, repor
 )
 def no_privilege_escalation(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     for label, container in _pod_containers(args)[1]:
-        if get(container, "securityContext", "allowPrivilegeEscalation") is not False:
+        if container.at("securityContext", "allowPrivilegeEscalation").boolean() is not False:
             report(f"{describe(label, container)} does not set allowPrivilegeEscalation: false.", None)
 
 
@@ -69,13 +81,13 @@ def no_privilege_escalation(args: ResourceValidationArgs, config: Config, report
 def run_as_non_root(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     spec, pod_containers = _pod_containers(args)
     for label, container in pod_containers:
-        if _effective(spec or {}, container, "runAsNonRoot") is not True:
+        if _effective_boolean(spec, container, "runAsNonRoot") is not True:
             report(f"{describe(label, container)} does not set runAsNonRoot: true.", None)
-        uid = _effective(spec or {}, container, "runAsUser")
+        uid = _effective_integer(spec, container, "runAsUser")
         if uid is None:
             report(f"{describe(label, container)} sets no runAsUser (the image decides the user).", None)
-        elif int(uid) < config["minimumUid"]:
-            report(f"{describe(label, container)} runs as UID {int(uid)} (at least {config['minimumUid']}).", None)
+        elif uid < config["minimumUid"]:
+            report(f"{describe(label, container)} runs as UID {uid} (at least {config['minimumUid']}).", None)
 
 
 @resource_rule(
@@ -88,10 +100,10 @@ def run_as_non_root(args: ResourceValidationArgs, config: Config, report: Report
 def capabilities_restricted(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     allowed = set(config["allowedCapabilities"])
     for label, container in _pod_containers(args)[1]:
-        capabilities = get(container, "securityContext", "capabilities") or {}
-        if "ALL" not in list(capabilities.get("drop") or []):
+        capabilities = container.at("securityContext", "capabilities")
+        if "ALL" not in capabilities["drop"].strings():
             report(f"{describe(label, container)} does not drop ALL capabilities.", None)
-        added = sorted(set(capabilities.get("add") or []) - allowed)
+        added = sorted(set(capabilities["add"].strings()) - allowed)
         if added:
             report(f"{describe(label, container)} adds capabilities {', '.join(added)}.", None)
 
@@ -105,9 +117,9 @@ def capabilities_restricted(args: ResourceValidationArgs, config: Config, report
 def seccomp_restricted(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     spec, pod_containers = _pod_containers(args)
     for label, container in pod_containers:
-        profile = _effective(spec or {}, container, "seccompProfile") or {}
-        if profile.get("type") not in ("RuntimeDefault", "Localhost"):
-            report(f"{describe(label, container)} runs with seccomp profile {profile.get('type') or 'unset'}.", None)
+        profile = _effective(spec, container, "seccompProfile")["type"].string()
+        if profile not in ("RuntimeDefault", "Localhost"):
+            report(f"{describe(label, container)} runs with seccomp profile {profile or 'unset'}.", None)
 
 
 @resource_rule(
@@ -118,7 +130,9 @@ def seccomp_restricted(args: ResourceValidationArgs, config: Config, report: Rep
 )
 def read_only_root_filesystem(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     for label, container in _pod_containers(args)[1]:
-        if label != "ephemeral container" and get(container, "securityContext", "readOnlyRootFilesystem") is not True:
+        if label == "ephemeral container":
+            continue
+        if container.at("securityContext", "readOnlyRootFilesystem").boolean() is not True:
             report(f"{describe(label, container)} has a writable root filesystem.", None)
 
 
@@ -129,8 +143,8 @@ def read_only_root_filesystem(args: ResourceValidationArgs, config: Config, repo
     remediation="Remove hostNetwork, hostPID and hostIPC.",
 )
 def no_host_namespaces(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    spec = pod_spec(args.resource_type, args.props) or {}
-    shared = [field for field in ("hostNetwork", "hostPID", "hostIPC") if spec.get(field) is True]
+    spec = pod_spec(args.resource_type, props(args)) or Field(None)
+    shared = [field for field in ("hostNetwork", "hostPID", "hostIPC") if spec[field].boolean() is True]
     if shared:
         report(f"the pod sets {', '.join(shared)}.", None)
 
@@ -142,10 +156,11 @@ def no_host_namespaces(args: ResourceValidationArgs, config: Config, report: Rep
     remediation="Use a PersistentVolumeClaim, emptyDir, ConfigMap or Secret instead of hostPath.",
 )
 def no_host_path_volumes(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    spec = pod_spec(args.resource_type, args.props) or {}
-    for volume in spec.get("volumes") or []:
-        if volume.get("hostPath") is not None:
-            report(f"volume '{volume.get('name')}' mounts host path {get(volume, 'hostPath', 'path')}.", None)
+    spec = pod_spec(args.resource_type, props(args)) or Field(None)
+    for volume in spec["volumes"].objects():
+        if not volume["hostPath"].absent:
+            path = volume.at("hostPath", "path").value
+            report(f"volume '{volume['name'].value}' mounts host path {path}.", None)
 
 
 @resource_rule(
@@ -156,9 +171,10 @@ def no_host_path_volumes(args: ResourceValidationArgs, config: Config, report: R
 )
 def no_host_ports(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     for label, container in _pod_containers(args)[1]:
-        for port in container.get("ports") or []:
-            if port.get("hostPort"):
-                report(f"{describe(label, container)} binds host port {port.get('hostPort')}.", None)
+        for port in container["ports"].objects():
+            host_port = port["hostPort"].integer()
+            if host_port:
+                report(f"{describe(label, container)} binds host port {host_port}.", None)
 
 
 @resource_rule(
@@ -170,12 +186,13 @@ def no_host_ports(args: ResourceValidationArgs, config: Config, report: ReportVi
 def service_account_token_not_automounted(
     args: ResourceValidationArgs, config: Config, report: ReportViolation
 ) -> None:
+    fields = props(args)
     if args.resource_type == "kubernetes:core/v1:ServiceAccount":
-        if args.props.get("automountServiceAccountToken") is not False:
+        if fields["automountServiceAccountToken"].boolean() is not False:
             report("the ServiceAccount automounts its token into every pod that uses it.", None)
         return
-    spec = pod_spec(args.resource_type, args.props)
-    if spec is not None and spec.get("automountServiceAccountToken") is not False:
+    spec = pod_spec(args.resource_type, fields)
+    if spec is not None and spec["automountServiceAccountToken"].boolean() is not False:
         report("the pod automounts a Kubernetes API token it does not need.", None)
 
 
@@ -186,11 +203,11 @@ def service_account_token_not_automounted(
     remediation="Set `metadata.namespace` (or the Helm release's `namespace`) to a dedicated namespace.",
 )
 def no_default_namespace(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    kind = args.resource_type
+    kind, fields = args.resource_type, props(args)
     if kind in HELM_RELEASE_TYPES:
-        target = args.props.get("namespace") or "default"
+        target = fields["namespace"].string() or "default"
     elif kind.startswith("kubernetes:") and not is_cluster_scoped(kind) and "metadata" in args.props:
-        target = namespace(args.props)
+        target = namespace(fields)
     else:
         return
     if target == "default":
@@ -206,8 +223,8 @@ def no_default_namespace(args: ResourceValidationArgs, config: Config, report: R
 def probes_required(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type in ("kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob"):
         return
-    for label, container in containers(pod_spec(args.resource_type, args.props), include_init=False):
-        missing = [probe for probe in ("livenessProbe", "readinessProbe") if not container.get(probe)]
+    for label, container in containers(pod_spec(args.resource_type, props(args)), include_init=False):
+        missing = [probe for probe in ("livenessProbe", "readinessProbe") if not container[probe].object()]
         if missing:
             report(f"{describe(label, container)} has no {' or '.join(missing)}.", None)
 
@@ -222,9 +239,11 @@ def probes_required(args: ResourceValidationArgs, config: Config, report: Report
 def no_external_services(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type != "kubernetes:core/v1:Service":
         return
-    service_type = get(args.props, "spec", "type") or "ClusterIP"
-    if service_type in ("LoadBalancer", "NodePort") and namespace(args.props) not in config["allowedNamespaces"]:
-        report(f"a {service_type} Service in '{namespace(args.props)}' is reachable from outside the cluster.", None)
+    fields = props(args)
+    service_type = fields.at("spec", "type").string() or "ClusterIP"
+    ns = namespace(fields)
+    if service_type in ("LoadBalancer", "NodePort") and ns not in config["allowedNamespaces"]:
+        report(f"a {service_type} Service in '{ns}' is reachable from outside the cluster.", None)
 
 
 @stack_rule(
@@ -234,18 +253,25 @@ def no_external_services(args: ResourceValidationArgs, config: Config, report: R
     remediation="Declare a NetworkPolicy in the workload's namespace whose podSelector matches its pod labels.",
 )
 def network_policy_coverage(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
-    policies = [r for r in args.resources if r.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy"]
+    policies: list[tuple[str, Field]] = []
+    for resource in args.resources:
+        if resource.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
+            with judging(resource, report):
+                fields = props(resource)
+                selector = fields.at("spec", "podSelector")
+                # An empty podSelector selects every pod in the namespace; a missing one is invalid.
+                selects(selector, {})
+                policies.append((namespace(fields), selector))
     for resource in args.resources:
         if not is_workload(resource.resource_type):
             continue
-        ns = namespace(resource.props)
-        labels = pod_labels(resource.resource_type, resource.props)
-        if not any(
-            namespace(p.props) == ns and selects(get(p.props, "spec", "podSelector") or {}, labels) for p in policies
-        ):
-            kind = resource.resource_type.rsplit(":", 1)[-1]
-            name = get(resource.props, "metadata", "name") or resource.name
-            report(f"no NetworkPolicy selects the pods of {kind} {ns}/{name}.", resource.urn)
+        with judging(resource, report):
+            fields = props(resource)
+            ns = namespace(fields)
+            labels = pod_labels(resource.resource_type, fields)
+            if not any(policy_ns == ns and selects(selector, labels) for policy_ns, selector in policies):
+                kind = resource.resource_type.rsplit(":", 1)[-1]
+                report(f"no NetworkPolicy selects the pods of {kind} {ns}/{name(fields, resource.name)}.", resource.urn)
 
 
 _SECRET_WORDS = {"TOKEN", "PASSWORD", "PASSWD", "SECRET", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"}
@@ -267,14 +293,16 @@ def looks_secret(name: str) -> bool:
     remediation="Keep secrets in a Secret (the AiService `secretEnv` key mounts them as files) and reference it.",
 )
 def no_literal_secret_env(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    fields = props(args)
     if args.resource_type == "kubernetes:core/v1:ConfigMap":
-        for key in args.props.get("data") or {}:
+        for key, _ in fields["data"].entries():
             if looks_secret(key):
                 report(
                     f"ConfigMap key '{key}' looks like a secret; ConfigMaps are not encrypted or access-limited.", None
                 )
         return
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
-        for variable in container.get("env") or []:
-            if looks_secret(str(variable.get("name", ""))) and variable.get("value") not in (None, ""):
-                report(f"{describe(label, container)} sets {variable.get('name')} to a literal value.", None)
+    for label, container in containers(pod_spec(args.resource_type, fields)):
+        for variable in container["env"].objects():
+            variable_name, value = variable["name"].string() or "", variable["value"].string()
+            if looks_secret(variable_name) and value:
+                report(f"{describe(label, container)} sets {variable_name} to a literal value.", None)

@@ -7,7 +7,7 @@ import re
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ai_platform_policies.kube import HELM_RELEASE_TYPES, containers, describe, pod_spec
-from ai_platform_policies.rule import Config, resource_rule
+from ai_platform_policies.rule import Config, props, resource_rule
 
 _DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
 _EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
@@ -49,8 +49,8 @@ def image_tag(image: str) -> str | None:
 def approved_registries(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     # Only the pack's config approves: the stack file is what a pull request edits.
     allowed = set(config["allowedRegistries"])
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
-        image = str(container.get("image") or "")
+    for label, container in containers(pod_spec(args.resource_type, props(args))):
+        image = container["image"].string() or ""
         if not approved(image, allowed):
             report(
                 f"{describe(label, container)} pulls {image!r} from {image_registry(image)}, which is not approved "
@@ -67,8 +67,8 @@ def approved_registries(args: ResourceValidationArgs, config: Config, report: Re
     thresholds={"requireDigest": {"type": "boolean", "default": False}},
 )
 def image_tag_pinned(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    for label, container in containers(pod_spec(args.resource_type, args.props)):
-        image = str(container.get("image") or "")
+    for label, container in containers(pod_spec(args.resource_type, props(args))):
+        image = container["image"].string() or ""
         digest = _DIGEST.search(image) is not None
         tag = image_tag(image)
         if tag == "latest":
@@ -88,8 +88,8 @@ def image_tag_pinned(args: ResourceValidationArgs, config: Config, report: Repor
 def helm_chart_version_pinned(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     if args.resource_type not in HELM_RELEASE_TYPES:
         return
-    version = args.props.get("version")
+    version = props(args)["version"].string()
     if not version:
         report("no chart version: every install could pull a different chart.", None)
-    elif not _EXACT_VERSION.match(str(version)):
+    elif not _EXACT_VERSION.match(version):
         report(f"chart version {version!r} is not an exact version.", None)
