@@ -24,10 +24,11 @@ from ai_platform_policies import PACK_NAME
 from ai_platform_policies.pack import ALL_POLICIES
 from infra.offline.analyzer import PolicySession, Violation, evaluate
 from infra.offline.pack_process import PolicyPackProcess, policy_pack
-from infra.offline.policy_config import PolicyConfigError, load_policy_config, policy_config_path
+from infra.offline.policy_config import PolicyConfigError, load_policy_config, policy_config_path, reconcile
 from infra.offline.runtime import RecordedResource
 from infra.offline.stack_file import StackFile
 from tests import policy_fixtures as fx
+from tests.policy_harness import ENVIRONMENTS, environment_settings
 
 STACK = StackFile(
     path=Path("stacks/Pulumi.test.yaml"),
@@ -77,6 +78,17 @@ def test_analyzer_info_lists_every_policy_with_its_metadata_and_config_schema(pa
         assert listed.enforcementLevel == analyzer_pb2.ADVISORY  # the pack's default; config files raise it
         schema = declared.config_schema.properties if declared.config_schema else {}
         assert json_format.MessageToDict(listed.configSchema.properties) == schema
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_in_process_tests_configure_each_policy_as_the_engine_does(pack: PolicyPackProcess, environment: str) -> None:
+    """The harness of tests/test_policy_rules.py gives each policy the level and config Configure would."""
+    config_path = policy_config_path(environment)
+    reconciled = reconcile(pack.stub.GetAnalyzerInfo(empty_pb2.Empty()), load_policy_config(config_path), "")
+
+    engine = {name: (entry.level, entry.properties) for name, entry in reconciled.items()}
+
+    assert engine == {name: (s.level, s.config) for name, s in environment_settings(environment).items()}
 
 
 def test_the_compliant_stack_passes_every_rule(pack: PolicyPackProcess) -> None:
