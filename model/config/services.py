@@ -235,7 +235,9 @@ class ServiceConfig(StrictModel):
     metrics_path: HttpPath = "/metrics"
     metrics_port: Port = 9090
     """Where the service serves Prometheus metrics (``METRICS_PORT``); never the serving port."""
-    termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 30
+    termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 45
+    """Time from the preStop pause to SIGKILL: the pause, the service's drain and its graceful
+    shutdown (the reference service: 5 s + 2 s + 25 s) with a margin."""
     priority: Literal["inference", "batch", "bestEffort"] = "inference"
     """Scheduling priority: inference outranks batch, which outranks best-effort work (PriorityClasses)."""
     egress: list[EgressRule] = Field(default_factory=list)
