@@ -18,10 +18,9 @@ from typing import Any
 
 import yaml
 
+from infra.offline.stack_yaml import StackYamlError, load_stack_yaml
 from model.stack_config import ConfigError
 
-#: libyaml's safe loader when PyYAML has it (10x faster on large stacks), else the Python one.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
 
@@ -47,7 +46,9 @@ def read_stack_file(path: Path) -> StackFile:
     if match is None:
         raise ConfigError(source, ["a stack file must be named Pulumi.<stack>.yaml"])
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        document = load_stack_yaml(path.read_text(encoding="utf-8"))
+    except StackYamlError as error:
+        raise ConfigError(source, [str(error)]) from None
     except FileNotFoundError:
         raise ConfigError(source, ["no such stack file"]) from None
     except (OSError, UnicodeDecodeError) as error:

@@ -144,7 +144,18 @@ def _kubernetes_version(value: str) -> str:
     minor = int(match.group(1))
     if minor not in SUPPORTED_KUBERNETES_MINORS:
         first, last = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
-        raise ValueError(f"Kubernetes {value} is not supported (supported: 1.{first} to 1.{last})")
+        hint = ""
+        if minor * 10 in SUPPORTED_KUBERNETES_MINORS:
+            # YAML reads an unquoted 1.30 as the number 1.3.
+            hint = f'; an unquoted {value}0 is the YAML number {value}: quote it, kubernetesVersion: "{value}0"'
+        raise ValueError(f"Kubernetes {value} is not supported (supported: 1.{first} to 1.{last}){hint}")
+    return value
+
+
+def _version_text(value: object) -> object:
+    """Versions are text: a YAML number (``1.30`` reads as ``1.3``) is refused with the fix."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        raise ValueError(f'{value!r} is a YAML number, not a version; quote it, e.g. kubernetesVersion: "1.31"')
     return value
 
 
@@ -159,9 +170,7 @@ Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_posit
 EnvValue = Annotated[str, BeforeValidator(_env_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
-KubernetesVersion = Annotated[
-    str, BeforeValidator(lambda v: str(v) if isinstance(v, float) else v), AfterValidator(_kubernetes_version)
-]
+KubernetesVersion = Annotated[str, BeforeValidator(_version_text), AfterValidator(_kubernetes_version)]
 
 
 _CHART_VERSION = re.compile(

@@ -1,0 +1,309 @@
+"""Load a stack file's YAML safely: bounded in time and memory, strict like Pulumi's own reader.
+
+PyYAML's loaders build the node tree recursively (a 100,000-deep file
+crashes libyaml's composer), expand nothing but share aliased objects that
+every later walk expands (a 420-byte alias bomb became gigabytes of JSON), let
+a repeated key silently win, and turn ``2024-01-01`` into a ``date`` that no
+JSON encoder accepts. This loader builds plain values straight from the
+parser's event stream, iteratively, and refuses what the Pulumi CLI (Go's
+``gopkg.in/yaml.v3``) refuses or what a stack file never needs:
+
+- a repeated mapping key (yaml.v3: ``mapping key "x" already defined at line N``),
+- excessive aliasing, decided exactly as yaml.v3's ``decoder.unmarshal`` does:
+  every node decoded counts one operation, every node decoded inside an
+  alias expansion also counts as aliased, and past 100 aliased and 1,000
+  total operations the aliased share may not exceed ``allowed_alias_ratio``
+  (99 % up to 400,000 operations, falling linearly to 10 % at 4,000,000).
+  Aliases are never expanded to count them: each anchor's expanded size is
+  known when its node ends;
+- nesting deeper than ``MAX_DEPTH`` (yaml.v3 stops at 10,000; stack values
+  are a few levels deep, and the JSON and pydantic code downstream recurse);
+- integers beyond 64 bits (yaml.v3 cannot hold them as integers either;
+  Python refuses to print those past 4,300 digits);
+- timestamps, ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs`` and unknown tags,
+  and non-scalar mapping keys.
+
+Each refusal is a ``StackYamlError`` with the key path and line that hold it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml import events
+
+#: libyaml's parser when PyYAML has it (10x faster on large stacks), else the Python one.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Deepest nesting accepted (the committed stacks need 6).
+MAX_DEPTH = 64
+#: Largest stack file accepted (a 1000-service stack is about 400 KiB).
+MAX_BYTES = 16 * 2**20
+#: Integers must fit 64 bits, as in yaml.v3 and the Kubernetes API.
+_INT_LIMIT = 2**64
+
+# yaml.v3 decode.go: alias_ratio_range_low/high
+_ALIAS_RATIO_RANGE_LOW = 400_000
+_ALIAS_RATIO_RANGE_HIGH = 4_000_000
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {f"{_TAG}str", f"{_TAG}null", f"{_TAG}bool", f"{_TAG}int", f"{_TAG}float", f"{_TAG}value"}
+_REFUSED_TAGS = {
+    f"{_TAG}timestamp": "is a YAML timestamp; quote it to use it as text",
+    f"{_TAG}binary": "is a !!binary value; stack files hold text, numbers, lists and mappings",
+    f"{_TAG}set": "is a !!set; use a list",
+    f"{_TAG}omap": "is a !!omap; use a mapping",
+    f"{_TAG}pairs": "is a !!pairs; use a mapping",
+}
+_COLLECTION_TAGS = {None, "!", f"{_TAG}seq", f"{_TAG}map"}
+_MERGE = f"{_TAG}merge"
+
+
+class StackYamlError(ValueError):
+    """The YAML is refused; ``where`` is the key path (``config.ai-platform:services[0]``), ``line`` 1-based."""
+
+    def __init__(self, where: str, line: int, message: str) -> None:
+        super().__init__(f"{where}: {message} (line {line})" if where else f"{message} (line {line})")
+        self.where = where
+        self.line = line
+        self.message = message
+
+
+def allowed_alias_ratio(decode_count: int) -> float:
+    """yaml.v3's ``allowedAliasRatio``: the share of decode operations aliases may cause."""
+    if decode_count <= _ALIAS_RATIO_RANGE_LOW:
+        return 0.99
+    if decode_count >= _ALIAS_RATIO_RANGE_HIGH:
+        return 0.10
+    span = _ALIAS_RATIO_RANGE_HIGH - _ALIAS_RATIO_RANGE_LOW
+    return 0.99 - 0.89 * ((decode_count - _ALIAS_RATIO_RANGE_LOW) / span)
+
+
+@dataclass
+class _Frame:
+    """An open sequence or mapping."""
+
+    part: str | int | None  # where it sits in its parent
+    value: Any
+    anchor: str | None
+    line: int
+    size: int = 1  # yaml.v3 decode operations for this node, aliases expanded
+    key: Any = None
+    key_line: int = 0
+    has_key: bool = False
+    lines: dict[Any, int] = field(default_factory=dict)
+    merges: list[dict[Any, Any]] = field(default_factory=list)
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.open_anchors: set[str] = set()
+        self.decode_count = 0
+        self.alias_count = 0
+        self.documents = 0
+        self.root: Any = None
+        self.resolver = yaml.resolver.Resolver()
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    # --- where we are ---------------------------------------------------------
+
+    def where(self, extra: str | int | None = None) -> str:
+        parts: list[str | int | None] = [frame.part for frame in self.stack]
+        if self.stack and isinstance(self.stack[-1].value, dict) and self.stack[-1].has_key:
+            parts.append(_key_text(self.stack[-1].key))
+        elif self.stack and isinstance(self.stack[-1].value, list):
+            parts.append(len(self.stack[-1].value))
+        if extra is not None:
+            parts.append(extra)
+        named = [part for part in parts if part is not None]
+        if len(named) > 6:  # a very deep value: the key that holds it is what matters
+            named = [*named[:4], "..."]
+        return key_path_text(named)
+
+    def fail(self, line: int, message: str, extra: str | int | None = None) -> StackYamlError:
+        return StackYamlError(self.where(extra), line, message)
+
+    # --- events ---------------------------------------------------------------
+
+    def feed(self, event: events.Event) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, events.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise StackYamlError("", line, "a stack file holds one YAML document")
+            self._count(line, 1, 0)
+        elif isinstance(event, events.ScalarEvent):
+            self._count(line, 1, 0)
+            self._add(self._scalar(event, line), 1, event.anchor, line)
+        elif isinstance(event, events.SequenceStartEvent | events.MappingStartEvent):
+            self._open(event, line)
+        elif isinstance(event, events.SequenceEndEvent | events.MappingEndEvent):
+            self._close(line)
+        elif isinstance(event, events.AliasEvent):
+            self._alias(event, line)
+
+    def _count(self, line: int, decoded: int, aliased: int) -> None:
+        self.decode_count += decoded
+        self.alias_count += aliased
+        if (
+            self.alias_count > 100
+            and self.decode_count > 1000
+            and self.alias_count / self.decode_count > allowed_alias_ratio(self.decode_count)
+        ):
+            raise self.fail(line, "document contains excessive aliasing (as Pulumi's YAML reader would refuse)")
+
+    def _open(self, event: events.CollectionStartEvent, line: int) -> None:
+        if event.tag not in _COLLECTION_TAGS:
+            raise self.fail(line, _tag_problem(event.tag))
+        if len(self.stack) >= MAX_DEPTH:
+            raise self.fail(line, f"nested more than {MAX_DEPTH} levels deep")
+        self._count(line, 1, 0)
+        value: Any = [] if isinstance(event, events.SequenceStartEvent) else {}
+        part = self._child_part(line)
+        if event.anchor is not None:
+            self.open_anchors.add(event.anchor)
+        self.stack.append(_Frame(part=part, value=value, anchor=event.anchor, line=line))
+
+    def _child_part(self, line: int) -> str | int | None:
+        if not self.stack:
+            return None
+        parent = self.stack[-1]
+        if isinstance(parent.value, list):
+            return len(parent.value)
+        if not parent.has_key:
+            raise self.fail(line, "mapping keys must be plain values, not lists or mappings")
+        return _key_text(parent.key)
+
+    def _close(self, line: int) -> None:
+        frame = self.stack.pop()
+        value = frame.value
+        if isinstance(value, dict) and frame.merges:
+            merged: dict[Any, Any] = {}
+            for source in frame.merges:  # earlier merged mappings win over later ones, explicit keys over all
+                for key, item in source.items():
+                    merged.setdefault(key, item)
+            merged.update(value)
+            value = merged
+        if frame.anchor is not None:
+            self.open_anchors.discard(frame.anchor)
+        self._add(value, frame.size, frame.anchor, frame.line)
+
+    def _alias(self, event: events.AliasEvent, line: int) -> None:
+        anchor = event.anchor or ""
+        if anchor in self.open_anchors:
+            raise self.fail(line, f"anchor '{anchor}' value contains itself")
+        if anchor not in self.anchors:
+            raise self.fail(line, f"unknown anchor '{anchor}' referenced")
+        value, size = self.anchors[anchor]
+        # yaml.v3 decodes the alias node, then the whole aliased node again inside it.
+        self._count(line, 1 + size, size)
+        self._add(value, 1 + size, None, line)
+
+    def _add(self, value: Any, size: int, anchor: str | None, line: int) -> None:
+        if anchor is not None:
+            self.anchors[anchor] = (value, size)
+        if not self.stack:
+            self.root = value
+            return
+        parent = self.stack[-1]
+        parent.size += size
+        if isinstance(parent.value, list):
+            parent.value.append(value)
+        elif not parent.has_key:
+            if isinstance(value, list | dict):
+                raise self.fail(line, "mapping keys must be plain values, not lists or mappings")
+            parent.key, parent.key_line, parent.has_key = value, line, True
+        else:
+            self._set(parent, value, line)
+
+    def _set(self, parent: _Frame, value: Any, line: int) -> None:
+        key = parent.key
+        if key is _MERGE_KEY:
+            sources = value if isinstance(value, list) else [value]
+            if not all(isinstance(source, dict) for source in sources):
+                raise self.fail(line, "'<<' merges a mapping or a list of mappings")
+            parent.merges.extend(sources)
+        else:
+            if key in parent.lines:
+                raise self.fail(
+                    parent.key_line, f"mapping key {_key_text(key)!r} already defined at line {parent.lines[key]}"
+                )
+            parent.lines[key] = parent.key_line
+            parent.value[key] = value
+        parent.key, parent.has_key = None, False
+
+    # --- scalars --------------------------------------------------------------
+
+    def _scalar(self, event: events.ScalarEvent, line: int) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        if tag == _MERGE:
+            return _MERGE_KEY
+        if tag not in _PLAIN_TAGS:
+            raise self.fail(line, f"{_short(event.value)} {_tag_problem(tag)}")
+        # The constructors read only the tag and the text.
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
+        if tag.endswith(":int"):
+            try:
+                number = self.constructor.construct_yaml_int(node)
+            except ValueError:
+                number = None
+            if number is None or not -_INT_LIMIT < number < _INT_LIMIT:
+                raise self.fail(line, f"{_short(event.value)} is an integer beyond 64 bits; quote it if it is text")
+            return number
+        if tag.endswith(":float"):
+            return self.constructor.construct_yaml_float(node)
+        if tag.endswith(":bool"):
+            return self.constructor.construct_yaml_bool(node)
+        if tag.endswith(":null"):
+            return None
+        return event.value
+
+
+class _MergeKey:
+    def __repr__(self) -> str:
+        return "<<"
+
+
+_MERGE_KEY = _MergeKey()
+
+
+def load_stack_yaml(text: str) -> Any:
+    """The single YAML document in ``text`` as plain values (dict, list, str, int, float, bool, None).
+
+    Raises ``StackYamlError`` for what is refused and ``yaml.YAMLError`` for what is not YAML.
+    """
+    if len(text) > MAX_BYTES:
+        raise StackYamlError("", 1, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+    builder = _Builder()
+    for event in yaml.parse(text, Loader=_LOADER):
+        builder.feed(event)
+    return builder.root
+
+
+def key_path_text(parts: list[str | int]) -> str:
+    """``['config', 'ai-platform:services', 0, 'env']`` -> ``ai-platform:services[0].env``."""
+    if len(parts) > 1 and parts[0] == "config":
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _key_text(key: Any) -> str:
+    return "<<" if key is _MERGE_KEY else str(key)
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _tag_problem(tag: str | None) -> str:
+    if tag in _REFUSED_TAGS:
+        return _REFUSED_TAGS[tag]
+    return f"has the YAML tag {tag!r}, which stack files do not use"
