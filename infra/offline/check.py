@@ -24,7 +24,7 @@ from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_moni
 from infra.offline.schema import SchemaError, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
 from model.config import PlatformConfig
-from model.stack_config import STACK_CONFIG_DIR, parse_platform_config
+from model.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
 
 
 @dataclass
@@ -78,8 +78,13 @@ def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
 
 
 def _run(stack: StackFile, config: PlatformConfig, monitor: Any = None) -> Rendered:
+    """Run the program; two resources that are one Kubernetes object are a ``ConfigError`` (nothing written)."""
     resources = run_program(stack, monitor)
-    return Rendered(stack=stack, config=config, resources=resources, manifests=manifests.to_manifests(resources))
+    objects = manifests.to_manifests(resources)
+    duplicates = manifests.duplicate_objects(objects)
+    if duplicates:
+        raise ConfigError(stack.display_path, duplicates)
+    return Rendered(stack=stack, config=config, resources=resources, manifests=objects)
 
 
 def stack_cost(rendered: Rendered) -> cost.Estimate:

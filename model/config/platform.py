@@ -25,6 +25,7 @@ from model.config.base import (
     ServiceName,
     StrictModel,
 )
+from model.config.collisions import namespace_problems, route_problems
 from model.config.services import ServiceConfig
 
 #: CNCF Distribution, pinned by digest (docker.io/library/registry:2.8.3).
@@ -37,7 +38,7 @@ class ClusterConfig(StrictModel):
     """How the platform reaches its cluster, and how GPU nodes are marked."""
 
     context: str | None = None
-    """kubeconfig context; the ambient kubeconfig's current context when unset."""
+    """kubeconfig context; required outside dev (unless rendering YAML), so nothing lands in the ambient one."""
     render_yaml_to_directory: str | None = None
     """Write manifests to this folder instead of applying them (no cluster needed)."""
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
@@ -252,8 +253,21 @@ class PlatformConfig(StrictModel):
                     f"services[{index}].resources.gpuType: {service.resources.gpu_type!r} has no price in "
                     f"pricing.gpuHour (priced: {priced})"
                 )
-        gpu = any(service.resources.gpu for service in self.services)
         plugin = self.addons.nvidia_device_plugin
-        if gpu and plugin is not None and not plugin.enabled:
-            problems.append("addons.nvidiaDevicePlugin.enabled: GPU services need the device plugin")
+        if plugin is None or not plugin.enabled:
+            state = "absent" if plugin is None else "disabled"
+            problems.extend(
+                f"services[{index}].resources.gpu: GPU services need the NVIDIA device plugin "
+                f"(addons.nvidiaDevicePlugin is {state}); without it no node offers nvidia.com/gpu"
+                for index, service in enumerate(self.services)
+                if service.resources.gpu
+            )
+        cluster = self.cluster
+        if self.environment != "dev" and cluster.context is None and cluster.render_yaml_to_directory is None:
+            problems.append(
+                f"cluster.context: is required in {self.environment}: name the kubeconfig context, so nothing is "
+                "ever applied to whichever context happens to be current"
+            )
+        problems.extend(namespace_problems(self))
+        problems.extend(route_problems(self))
         return problems
