@@ -30,6 +30,10 @@ class DiffError(Exception):
     """The base could not be checked out or rendered."""
 
 
+class BaseRefError(DiffError):
+    """``--base`` names no commit of this repository."""
+
+
 @dataclass(frozen=True)
 class FieldChange:
     path: str
@@ -242,6 +246,17 @@ def format_markdown(diff: StackDiff) -> str:
 
 def render_at_ref(project_root: Path, ref: str, stack: str) -> tuple[list[dict[str, Any]], Prices]:
     """The stack's ``resources.json`` and prices as the code and stack file at ``ref`` declare them."""
+    resolved = subprocess.run(
+        ["git", "-C", str(project_root), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if resolved.returncode != 0:
+        raise BaseRefError(
+            f"--base {ref!r} is not a commit of this repository (a branch, tag or SHA; fetch it first, "
+            "e.g. git fetch origin main)"
+        )
     with tempfile.TemporaryDirectory(prefix="ai-platform-base-") as scratch:
         worktree = Path(scratch) / "base"
         checkout = subprocess.run(
