@@ -34,13 +34,13 @@ from infra.offline.check import (
     stack_names,
     stack_path,
 )
+from infra.offline.config_schema import reference_markdown, stack_file_schema, write_reference
 from infra.offline.diff import BaseRefError, DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import write_render
 from infra.offline.pack_process import PolicyPackError
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
 from infra.offline.schema import is_custom_resource
-from model.config import PlatformConfig
 from model.stack_config import ConfigError
 
 EXIT_OK = 0
@@ -99,8 +99,7 @@ def _stack_file(args: argparse.Namespace) -> Path:
 def _command(args: argparse.Namespace) -> int:
     """Run one command; errors are mapped to exit codes by ``main``."""
     if args.command == "schema":
-        print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
-        return EXIT_OK
+        return _schema(args)
     stack_file = _stack_file(args)
     if args.command == "diff":
         return _diff(args.stack, args.base, args.format)
@@ -121,6 +120,19 @@ def _command(args: argparse.Namespace) -> int:
         f"rendered stack {rendered.stack.stack}: {len(rendered.resources)} resources, "
         f"{len(rendered.manifests)} manifests -> {args.out}"
     )
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    if args.write:
+        if args.format != "markdown":
+            raise SystemExit("schema: --write needs --format markdown")
+        changed = write_reference(Path(args.write))
+        print(f"{args.write}: stack configuration reference {'updated' if changed else 'already up to date'}")
+    elif args.format == "markdown":
+        print(reference_markdown(), end="")
+    else:
+        print(json.dumps(stack_file_schema(), indent=2))
     return EXIT_OK
 
 
@@ -232,5 +244,18 @@ def _parser() -> argparse.ArgumentParser:
         help="text (default), or markdown for a pull-request comment",
     )
 
-    commands.add_parser("schema", help="print the JSON Schema of the ai-platform stack config")
+    schema_command = commands.add_parser(
+        "schema", help="JSON Schema of a stack file (for editors), or the README's key reference"
+    )
+    schema_command.add_argument(
+        "--format",
+        choices=("json", "markdown"),
+        default="json",
+        help="json (default): the JSON Schema of a whole Pulumi.<stack>.yaml; markdown: the key reference tables",
+    )
+    schema_command.add_argument(
+        "--write",
+        metavar="README",
+        help="with --format markdown: replace the generated section between the markers in this file",
+    )
     return parser

@@ -46,6 +46,9 @@ _MAX_TEXT = 64
 #: Exponents beyond nano (1e-9) and exa (1e18) give quantities Kubernetes cannot hold.
 _MAX_EXPONENT = 30
 
+#: The same grammar as text (Python syntax: with named groups), for JSON Schema.
+QUANTITY_PATTERN = _QUANTITY.pattern
+
 
 class QuantityError(ValueError):
     """A string that is not a Kubernetes quantity."""
