@@ -11,11 +11,10 @@ from components.jenkins import Jenkins
 from infra.offline import manifests
 from infra.offline.check import render
 from infra.offline.manifests import Manifest
-from infra.offline.runtime import recording_monitor, run_program
-from infra.offline.stack_file import read_stack_file
 from model.config import collisions
 from model.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
+from tests.helpers import assert_refused
 
 SECRET = {"secure": "v1:abc"}
 MONITORING = {"kubePrometheusStack": {"version": "65.0.0"}, "grafanaHost": "grafana.example.com"}
@@ -132,14 +131,7 @@ COLLISIONS: list[tuple[str, dict[str, Any], str, str]] = [
 def test_collisions_name_both_keys_and_declare_nothing(
     write_stack: StackWriter, config: dict[str, Any], key: str, fragment: str
 ) -> None:
-    monitor = recording_monitor()
-    with pytest.raises(ConfigError) as raised:
-        run_program(read_stack_file(write_stack(config)), monitor)
-
-    matching = [p for p in raised.value.problems if p.startswith(f"ai-platform:{key}:")]
-    assert matching, raised.value.problems
-    assert any(fragment in problem for problem in matching), matching
-    assert monitor.recorded == []
+    assert_refused(write_stack(config), key, fragment)
 
 
 @pytest.mark.parametrize(
