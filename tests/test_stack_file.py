@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from infra.offline.stack_file import read_stack_file
-from infra.offline.stack_yaml import StackYamlError, allowed_alias_ratio, load_stack_yaml
+from infra.offline.stack_yaml import MAX_BYTES, StackYamlError, allowed_alias_ratio, load_stack_yaml
 from model.config import PlatformConfig
 from model.stack_config import ConfigError, parse_platform_config
 from tests.test_cli import run_cli
@@ -115,6 +115,14 @@ def test_the_offline_tool_refuses_hostile_files_with_exit_2_and_one_line(tmp_pat
     [problem] = result.stderr.splitlines()[1:]
     assert problem.startswith(f"{path}: ai-platform:")
     assert fragment in problem
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = stack_text(tmp_path, VALID)
+    with path.open("r+b") as handle:
+        handle.truncate(MAX_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ConfigError, match="the file is larger than 16 MiB"):
+        read_stack_file(path)
 
 
 def test_alias_ratio_matches_yaml_v3() -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from infra.offline.stack_yaml import StackYamlError, load_stack_yaml
+from infra.offline.stack_yaml import MAX_BYTES, StackYamlError, load_stack_yaml
 from model.stack_config import ConfigError
 
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
@@ -45,16 +45,7 @@ def read_stack_file(path: Path) -> StackFile:
     match = _STACK_FILE.match(path.name)
     if match is None:
         raise ConfigError(source, ["a stack file must be named Pulumi.<stack>.yaml"])
-    try:
-        document = load_stack_yaml(path.read_text(encoding="utf-8"))
-    except StackYamlError as error:
-        raise ConfigError(source, [str(error)]) from None
-    except FileNotFoundError:
-        raise ConfigError(source, ["no such stack file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(source, [f"cannot read the file ({error})"]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
+    document = _read_yaml(path, source)
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -77,6 +68,22 @@ def read_stack_file(path: Path) -> StackFile:
     if problems:
         raise ConfigError(source, problems)
     return StackFile(path=path, stack=match["stack"], values=values, secret_keys=frozenset(secret_keys))
+
+
+def _read_yaml(path: Path, source: str) -> Any:
+    """The file's one YAML document, read by the strict, bounded loader."""
+    try:
+        if path.stat().st_size > MAX_BYTES:  # refused before it is read into memory
+            raise StackYamlError("", 1, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+        return load_stack_yaml(path.read_text(encoding="utf-8"))
+    except StackYamlError as error:
+        raise ConfigError(source, [str(error)]) from None
+    except FileNotFoundError:
+        raise ConfigError(source, ["no such stack file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(source, [f"cannot read the file ({error})"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
 
 
 def _reveal(value: Any, where: str) -> tuple[Any, bool]:

@@ -38,7 +38,7 @@ from yaml import events
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Deepest nesting accepted (the committed stacks need 6).
 MAX_DEPTH = 64
-#: Largest stack file accepted (a 1000-service stack is about 400 KiB).
+#: Largest stack file accepted, in bytes (a 1000-service stack is about 400 KiB).
 MAX_BYTES = 16 * 2**20
 #: Integers must fit 64 bits, as in yaml.v3 and the Kubernetes API.
 _INT_LIMIT = 2**64
@@ -277,7 +277,7 @@ def load_stack_yaml(text: str) -> Any:
 
     Raises ``StackYamlError`` for what is refused and ``yaml.YAMLError`` for what is not YAML.
     """
-    if len(text) > MAX_BYTES:
+    if len(text) > MAX_BYTES:  # characters: at least as many bytes
         raise StackYamlError("", 1, f"the file is larger than {MAX_BYTES // 2**20} MiB")
     builder = _Builder()
     for event in yaml.parse(text, Loader=_LOADER):
