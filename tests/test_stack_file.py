@@ -121,8 +121,9 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = stack_text(tmp_path, VALID)
     with path.open("r+b") as handle:
         handle.truncate(MAX_BYTES + 1)  # sparse: no disk used
-    with pytest.raises(ConfigError, match="the file is larger than 16 MiB"):
+    with pytest.raises(ConfigError) as raised:
         read_stack_file(path)
+    assert raised.value.problems == ["the file is larger than 16 MiB"]
 
 
 def test_alias_ratio_matches_yaml_v3() -> None:

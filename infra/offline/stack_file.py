@@ -74,7 +74,7 @@ def _read_yaml(path: Path, source: str) -> Any:
     """The file's one YAML document, read by the strict, bounded loader."""
     try:
         if path.stat().st_size > MAX_BYTES:  # refused before it is read into memory
-            raise StackYamlError("", 1, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+            raise StackYamlError("", 0, f"the file is larger than {MAX_BYTES // 2**20} MiB")
         return load_stack_yaml(path.read_text(encoding="utf-8"))
     except StackYamlError as error:
         raise ConfigError(source, [str(error)]) from None

@@ -61,10 +61,11 @@ _MERGE = f"{_TAG}merge"
 
 
 class StackYamlError(ValueError):
-    """The YAML is refused; ``where`` is the key path (``config.ai-platform:services[0]``), ``line`` 1-based."""
+    """The YAML is refused; ``where`` is the key path (``ai-platform:services[0]``), ``line`` 1-based (0: none)."""
 
     def __init__(self, where: str, line: int, message: str) -> None:
-        super().__init__(f"{where}: {message} (line {line})" if where else f"{message} (line {line})")
+        text = f"{message} (line {line})" if line > 0 else message
+        super().__init__(f"{where}: {text}" if where else text)
         self.where = where
         self.line = line
         self.message = message
@@ -278,7 +279,7 @@ def load_stack_yaml(text: str) -> Any:
     Raises ``StackYamlError`` for what is refused and ``yaml.YAMLError`` for what is not YAML.
     """
     if len(text) > MAX_BYTES:  # characters: at least as many bytes
-        raise StackYamlError("", 1, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+        raise StackYamlError("", 0, f"the file is larger than {MAX_BYTES // 2**20} MiB")
     builder = _Builder()
     for event in yaml.parse(text, Loader=_LOADER):
         builder.feed(event)
