@@ -176,12 +176,27 @@ def test_duplicate_top_level_keys_are_refused(tmp_path: Path) -> None:
 
 def test_unquoted_kubernetes_version_says_to_quote_it(tmp_path: Path) -> None:
     path = stack_text(tmp_path, "config:\n  ai-platform:environment: dev\n  ai-platform:kubernetesVersion: 1.30\n")
-    stack = read_stack_file(path)
     with pytest.raises(ConfigError) as raised:
-        parse_platform_config(stack.values, stack.display_path, stack.secret_keys)
+        read_stack_file(path)
     [problem] = raised.value.problems
-    assert problem.startswith("ai-platform:kubernetesVersion:")
-    assert 'quote it, kubernetesVersion: "1.30"' in problem
+    assert problem == (
+        "ai-platform:kubernetesVersion: 1.30 is the YAML number 1.3, but Pulumi passes the program the text 1.30; "
+        'quote it ("1.30") so that every reader agrees'
+    )
+
+
+def test_top_level_scalars_reach_the_program_as_written(tmp_path: Path) -> None:
+    """Pulumi unmarshals a top-level config value as a string first: the program sees the text."""
+    path = stack_text(
+        tmp_path,
+        "config:\n  ai-platform:environment: dev\n  ai-platform:kubernetesVersion: '1.31'\n"
+        "  kubernetes:enableServerSideApply: True\n  kubernetes:context: 1.5\n  docker:host:\n",
+    )
+    values = read_stack_file(path).values
+    assert values["kubernetes:enableServerSideApply"] == "True"
+    assert values["kubernetes:context"] == "1.5"
+    assert values["docker:host"] == ""
+    assert values["ai-platform:kubernetesVersion"] == "1.31"
 
 
 def test_a_version_given_as_a_number_is_refused() -> None:

@@ -106,6 +106,7 @@ class _Builder:
         self.alias_count = 0
         self.documents = 0
         self.root: Any = None
+        self.config_text: dict[str, str] = {}
         self.resolver = yaml.resolver.Resolver()
         self.constructor = yaml.constructor.SafeConstructor()
 
@@ -138,6 +139,7 @@ class _Builder:
             self._count(line, 1, 0)
         elif isinstance(event, events.ScalarEvent):
             self._count(line, 1, 0)
+            self._remember_config_text(event)
             self._add(self._scalar(event, line), 1, event.anchor, line)
         elif isinstance(event, events.SequenceStartEvent | events.MappingStartEvent):
             self._open(event, line)
@@ -145,6 +147,12 @@ class _Builder:
             self._close(line)
         elif isinstance(event, events.AliasEvent):
             self._alias(event, line)
+
+    def _remember_config_text(self, event: events.ScalarEvent) -> None:
+        """The text of each plain scalar directly under ``config:`` (Pulumi hands the program exactly that)."""
+        frame = self.stack[-1] if len(self.stack) == 2 else None
+        if frame is not None and frame.part == "config" and frame.has_key and not event.style:  # plain: '' or None
+            self.config_text[_key_text(frame.key)] = event.value
 
     def _count(self, line: int, decoded: int, aliased: int) -> None:
         self.decode_count += decoded
@@ -273,9 +281,11 @@ class _MergeKey:
 _MERGE_KEY = _MergeKey()
 
 
-def load_stack_yaml(text: str) -> Any:
+def load_stack_yaml(text: str, config_text: dict[str, str] | None = None) -> Any:
     """The single YAML document in ``text`` as plain values (dict, list, str, int, float, bool, None).
 
+    ``config_text``, when given, receives the text as written of every plain
+    scalar directly under ``config:`` (``1.30`` where the value is ``1.3``).
     Raises ``StackYamlError`` for what is refused and ``yaml.YAMLError`` for what is not YAML.
     """
     if len(text) > MAX_BYTES:  # characters: at least as many bytes
@@ -283,6 +293,8 @@ def load_stack_yaml(text: str) -> Any:
     builder = _Builder()
     for event in yaml.parse(text, Loader=_LOADER):
         builder.feed(event)
+    if config_text is not None:
+        config_text.update(builder.config_text)
     return builder.root
 
 

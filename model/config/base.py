@@ -146,11 +146,7 @@ def _kubernetes_version(value: str) -> str:
     minor = int(match.group(1))
     if minor not in SUPPORTED_KUBERNETES_MINORS:
         first, last = SUPPORTED_KUBERNETES_MINORS[0], SUPPORTED_KUBERNETES_MINORS[-1]
-        hint = ""
-        if minor * 10 in SUPPORTED_KUBERNETES_MINORS:
-            # YAML reads an unquoted 1.30 as the number 1.3.
-            hint = f'; an unquoted {value}0 is the YAML number {value}: quote it, kubernetesVersion: "{value}0"'
-        raise ValueError(f"Kubernetes {value} is not supported (supported: 1.{first} to 1.{last}){hint}")
+        raise ValueError(f"Kubernetes {value} is not supported (supported: 1.{first} to 1.{last})")
     return value
 
 
