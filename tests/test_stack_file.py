@@ -157,6 +157,37 @@ def test_ten_thousand_aliases_of_a_scalar_are_refused_past_the_ratio() -> None:
     assert raised.value.where.startswith("b[")
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("yes", "yes"),
+        ("on", "on"),
+        ("n", "n"),
+        ("True", True),
+        ("FALSE", False),
+        ("~", None),
+        ("0o17", 15),
+        ("017", 15),
+        ("0x1F", 31),
+        ("0b101", 5),
+        ("1_000", 1000),
+        ("08", 8.0),
+        ("1e3", 1000.0),
+        ("1.30", 1.3),
+        (".5", 0.5),
+        ("1:30", "1:30"),
+        ("1e400", "1e400"),
+        ("=", "="),
+        ("18446744073709551615", 2**64 - 1),
+    ],
+)
+def test_plain_scalars_read_as_pulumis_yaml_reader_reads_them(text: str, value: object) -> None:
+    """gopkg.in/yaml.v3 resolve.go (YAML 1.2 core schema), not PyYAML's YAML 1.1: `FLAG: yes` stays text."""
+    [read] = load_stack_yaml(f"a: [{text}]")["a"]
+    assert read == value
+    assert type(read) is type(value)
+
+
 def test_duplicate_keys_are_refused_with_both_lines(tmp_path: Path) -> None:
     path = stack_text(
         tmp_path,

@@ -5,8 +5,10 @@ crashes libyaml's composer), expand nothing but share aliased objects that
 every later walk expands (a 420-byte alias bomb became gigabytes of JSON), let
 a repeated key silently win, and turn ``2024-01-01`` into a ``date`` that no
 JSON encoder accepts. This loader builds plain values straight from the
-parser's event stream, iteratively, and refuses what the Pulumi CLI (Go's
-``gopkg.in/yaml.v3``) refuses or what a stack file never needs:
+parser's event stream, iteratively, reads plain scalars as the Pulumi CLI's
+``gopkg.in/yaml.v3`` does (YAML 1.2's core schema: ``yes``, ``on`` and
+``1:30`` are text, ``0o17`` and ``1e3`` are numbers, a float that overflows
+stays text), and refuses what yaml.v3 refuses or what a stack file never needs:
 
 - a repeated mapping key (yaml.v3: ``mapping key "x" already defined at line N``),
 - excessive aliasing, decided exactly as yaml.v3's ``decoder.unmarshal`` does:
@@ -28,6 +30,8 @@ Each refusal is a ``StackYamlError`` with the key path and line that hold it.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +52,7 @@ _ALIAS_RATIO_RANGE_LOW = 400_000
 _ALIAS_RATIO_RANGE_HIGH = 4_000_000
 
 _TAG = "tag:yaml.org,2002:"
-_PLAIN_TAGS = {f"{_TAG}str", f"{_TAG}null", f"{_TAG}bool", f"{_TAG}int", f"{_TAG}float", f"{_TAG}value"}
+_PLAIN_TAGS = {f"{_TAG}null", f"{_TAG}bool", f"{_TAG}int", f"{_TAG}float"}
 _REFUSED_TAGS = {
     f"{_TAG}timestamp": "is a YAML timestamp; quote it to use it as text",
     f"{_TAG}binary": "is a !!binary value; stack files hold text, numbers, lists and mappings",
@@ -107,8 +111,6 @@ class _Builder:
         self.documents = 0
         self.root: Any = None
         self.config_text: dict[str, str] = {}
-        self.resolver = yaml.resolver.Resolver()
-        self.constructor = yaml.constructor.SafeConstructor()
 
     # --- where we are ---------------------------------------------------------
 
@@ -248,29 +250,71 @@ class _Builder:
 
     def _scalar(self, event: events.ScalarEvent, line: int) -> Any:
         tag = event.tag
-        if tag is None or tag == "!":
-            tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+        if tag is None and not event.style:  # plain ('' from libyaml, None from the Python parser)
+            return self._plain(event.value, line)
+        if tag in (None, "!", f"{_TAG}str"):
+            return event.value
         if tag == _MERGE:
             return _MERGE_KEY
         if tag not in _PLAIN_TAGS:
             raise self.fail(line, f"{_short(event.value)} {_tag_problem(tag)}")
-        # The constructors read only the tag and the text.
-        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
-        if tag.endswith(":int"):
-            try:
-                number = self.constructor.construct_yaml_int(node)
-            except ValueError:
-                number = None
-            if number is None or not -_INT_LIMIT < number < _INT_LIMIT:
-                raise self.fail(line, f"{_short(event.value)} is an integer beyond 64 bits; quote it if it is text")
-            return number
-        if tag.endswith(":float"):
-            return self.constructor.construct_yaml_float(node)
-        if tag.endswith(":bool"):
-            return self.constructor.construct_yaml_bool(node)
-        if tag.endswith(":null"):
-            return None
-        return event.value
+        # An explicit !!int, !!float, !!bool or !!null: the text must be one (yaml.v3 also reads ints as floats).
+        value = self._plain(event.value, line)
+        kind = tag.rsplit(":", 1)[1]
+        if kind == "float" and type(value) is int:
+            return float(value)
+        if type(value).__name__ == {"null": "NoneType"}.get(kind, kind):
+            return value
+        raise self.fail(line, f"cannot decode {_short(event.value)} as a !!{kind}")
+
+    def _plain(self, text: str, line: int) -> Any:
+        """A plain scalar as yaml.v3's ``resolve`` reads it (YAML 1.2 core: ``yes`` and ``on`` are text)."""
+        if text in _WORDS:
+            return _WORDS[text]
+        first = text[0]
+        if first == ".":
+            return float(text) if _DOT_FLOAT.match(text) else text
+        if first not in "+-0123456789":
+            return text
+        if _TIMESTAMP.match(text):
+            raise self.fail(line, f"{_short(text)} {_REFUSED_TAGS[f'{_TAG}timestamp']}")
+        plain = text.replace("_", "")
+        integer = _GO_INT.match(plain)
+        if integer is not None:
+            base, digits = next((name, digits) for name, digits in integer.groupdict().items() if digits is not None)
+            number = int(digits, _BASES[base]) if len(digits) <= 64 else None
+            if number is None or not -(2**63) <= (-number if plain[0] == "-" else number) < _INT_LIMIT:
+                raise self.fail(line, f"{_short(text)} is an integer beyond 64 bits; quote it if it is text")
+            return -number if plain[0] == "-" else number
+        if _YAML_FLOAT.match(plain):
+            real = float(plain)
+            # Go's ParseFloat refuses what overflows: yaml.v3 then keeps the text.
+            return text if math.isinf(real) else real
+        return text
+
+
+# yaml.v3 resolve.go: resolveMapList, yamlStyleFloat, Go's ParseInt(s, 0, 64) and parseTimestamp.
+_WORDS: dict[str, Any] = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+    "<<": None,  # replaced below: the merge key
+}
+_YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")
+_GO_INT = re.compile(
+    r"^[+-]?(?:0[xX](?P<hex>[0-9a-fA-F]+)|0[bB](?P<bin>[01]+)|0[oO](?P<oct>[0-7]+)|0(?P<old>[0-7]+)"
+    r"|(?P<dec>0|[1-9][0-9]*))$"
+)
+_BASES = {"hex": 16, "bin": 2, "oct": 8, "old": 8, "dec": 10}
+_TIMESTAMP = re.compile(
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([Tt][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})"
+    r"| [0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\.[0-9]+)?)?$"
+)
 
 
 class _MergeKey:
@@ -279,6 +323,7 @@ class _MergeKey:
 
 
 _MERGE_KEY = _MergeKey()
+_WORDS["<<"] = _MERGE_KEY
 
 
 def load_stack_yaml(text: str, config_text: dict[str, str] | None = None) -> Any:
