@@ -10,37 +10,67 @@ use the pushed image by its registry digest.
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import hashlib
 import os
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+import pathspec
 import pulumi
 import pulumi_docker as docker
 
 PLATFORM = "linux/amd64"
 
 
+#: Docker sends these even when ``.dockerignore`` names them; both shape the image.
+_ALWAYS_SENT = ("Dockerfile", ".dockerignore")
+
+
+def dockerignore_spec(lines: list[str]) -> pathspec.GitIgnoreSpec:
+    """``.dockerignore`` patterns as Docker reads them, matched with pathspec's ``GitIgnoreSpec``.
+
+    Docker (moby/buildkit ``dockerignore.ReadAll`` and moby/patternmatcher)
+    skips ``#`` comments and blank lines, trims each pattern, cleans it like
+    Go's ``filepath.Clean`` and drops a leading ``/``; a file is excluded when
+    the last pattern matching it or one of its parent directories is not a
+    ``!`` exception. gitignore's rules agree once every pattern is anchored to
+    the context root (gitignore matches a slash-less ``*.md`` at any depth,
+    Docker only at the root) and trailing slashes are dropped (Docker has no
+    directory-only patterns). Remaining differences: Docker's ``**`` inside a
+    name (``a**b``) also crosses ``/``, gitignore's acts like ``*``; Go
+    negates a character class with ``[^...]``, gitignore also with ``[!...]``.
+    Like Docker and unlike git, a file can be re-included below an excluded
+    directory.
+    """
+    patterns = []
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        pattern = line.strip()
+        exception = pattern.startswith("!")
+        pattern = posixpath.normpath(pattern[1:].strip() if exception else pattern) if pattern else ""
+        pattern = pattern.lstrip("/")
+        if pattern in ("", "."):
+            continue
+        patterns.append(("!" if exception else "") + "/" + pattern)
+    # GitIgnoreSpec, not PathSpec("gitignore"): the latter's ``/*`` leaves directories' contents in.
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
 def context_files(context: Path) -> list[Path]:
-    """Files Docker would send as build context, minus ``.dockerignore`` matches."""
+    """Files Docker would send as build context: all but what ``.dockerignore`` excludes."""
     ignore_file = context / ".dockerignore"
-    patterns = [
-        line.strip().rstrip("/")
-        for line in (ignore_file.read_text().splitlines() if ignore_file.exists() else [])
-        if line.strip() and not line.startswith("#")
-    ]
-
-    def ignored(relative: str) -> bool:
-        parts = relative.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        return any(fnmatch.fnmatch(prefix, pattern) for pattern in patterns for prefix in prefixes) or any(
-            fnmatch.fnmatch(relative, pattern) for pattern in patterns
-        )
-
+    spec = dockerignore_spec(ignore_file.read_text().splitlines() if ignore_file.exists() else [])
     return sorted(
-        path for path in context.rglob("*") if path.is_file() and not ignored(path.relative_to(context).as_posix())
+        path
+        for path in context.rglob("*")
+        if path.is_file()
+        and (
+            path.relative_to(context).as_posix() in _ALWAYS_SENT
+            or not spec.match_file(path.relative_to(context).as_posix())
+        )
     )
 
 

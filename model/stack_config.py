@@ -13,6 +13,7 @@ for example::
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +26,8 @@ from model.config import PROJECT, CrossFieldError, PlatformConfig
 SECRET_KEYS = ("serviceSecrets", "registryPassword", "grafanaAdminPassword", "jenkinsAdminPassword")
 #: Keys whose values are never echoed in an error message.
 _NEVER_ECHO = SECRET_KEYS
+#: Config namespaces a stack file may use: ours, and those of the providers and engine the program runs with.
+KNOWN_NAMESPACES = (PROJECT, "pulumi", "kubernetes", "docker")
 
 
 class ConfigError(Exception):
@@ -58,12 +61,15 @@ def parse_platform_config(
     prefix = f"{PROJECT}:"
     for key, raw in values.items():
         if not key.startswith(prefix):
+            problems.extend(_foreign_key_problem(key))
             continue
         name = key[len(prefix) :]
         try:
             document[name] = _decode(raw)
         except json.JSONDecodeError as error:
             problems.append(f"{key}: not valid structured config ({error.msg})")
+        except (ValueError, RecursionError) as error:  # a number past Python's digit limit; absurd nesting
+            problems.append(f"{key}: not valid structured config ({type(error).__name__}: {str(error)[:80]})")
     for name in SECRET_KEYS:
         if name in document and f"{prefix}{name}" not in secret:
             problems.append(
@@ -76,6 +82,16 @@ def parse_platform_config(
         return PlatformConfig.model_validate(document)
     except ValidationError as error:
         raise ConfigError(source, _describe(error)) from None
+
+
+def _foreign_key_problem(key: str) -> list[str]:
+    """A key of an unknown namespace is almost always a misspelt ``ai-platform:`` (silently ignored otherwise)."""
+    namespace, _, name = key.partition(":")
+    if namespace in KNOWN_NAMESPACES:
+        return []
+    close = difflib.get_close_matches(namespace, KNOWN_NAMESPACES, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}:{name}'?" if close else f"known namespaces: {', '.join(KNOWN_NAMESPACES)}"
+    return [f"{key}: unknown config namespace '{namespace}' ({hint})"]
 
 
 def _decode(raw: Any) -> Any:

@@ -35,6 +35,8 @@ def base_config(environment: str = "prod", **overrides: Any) -> dict[str, Any]:
         "ai-platform:kubernetesVersion": "1.31",
         "ai-platform:services": [base_service()],
     }
+    if environment != "dev":  # outside dev the kubeconfig context must be named
+        config["ai-platform:cluster"] = {"context": environment}
     config.update({f"ai-platform:{key}" if ":" not in key else key: value for key, value in overrides.items()})
     return copy.deepcopy(config)
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from infra.offline.check import Rendered
-from infra.offline.runtime import RecordedResource
+from infra.offline.runtime import RecordedResource, recording_monitor, run_program
+from infra.offline.stack_file import read_stack_file
+from model.stack_config import ConfigError
 
 
 def manifests_of(rendered: Rendered, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -52,3 +57,18 @@ def dashboard_queries(rendered: Rendered) -> list[str]:
         for panel in json.loads(document)["panels"]
         for target in panel["targets"]
     ]
+
+
+def assert_refused(stack_file: Path, key: str, fragment: str) -> None:
+    """The program refuses the stack with a problem naming ``key`` (``ai-platform:`` optional) and declares nothing."""
+    stack = read_stack_file(stack_file)
+    monitor = recording_monitor()
+    with pytest.raises(ConfigError) as raised:
+        run_program(stack, monitor)
+    problems = raised.value.problems
+    full_key = key if key.startswith("ai-platform:") else f"ai-platform:{key}"
+    matching = [p for p in problems if p.startswith(f"{full_key}:")]
+    assert matching, f"no problem names {full_key}: {problems}"
+    assert any(fragment in p for p in matching), matching
+    assert monitor.recorded == []
+    assert "Traceback" not in str(raised.value)

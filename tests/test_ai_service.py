@@ -263,7 +263,13 @@ def test_budget_exists_whenever_more_than_one_replica_can_run(write_stack: Stack
 
 def test_gpu_service_runs_on_gpu_nodes_with_whole_gpus(write_stack: StackWriter) -> None:
     gpu = base_service(name="llm", resources={"cpu": "4", "memory": "24Gi", "gpu": 2})
-    rendered = render_config(write_stack, "prod", gpu, cluster={"gpuNodeSelector": {"gpu-type": "a100"}})
+    rendered = render_config(
+        write_stack,
+        "prod",
+        gpu,
+        cluster={"context": "prod", "gpuNodeSelector": {"gpu-type": "a100"}},
+        addons={"nvidiaDevicePlugin": {"version": "0.17.0"}},
+    )
     deployment = manifest(rendered, "Deployment", "llm")
     resources = container(deployment)["resources"]
 

@@ -18,7 +18,11 @@ from tests.helpers import container, manifest, manifests_of, pod_spec
 RenderStack = Callable[[str], Rendered]
 CheckStack = Callable[[str], CheckReport]
 PLATFORM = {
-    "addons": {"keda": {"version": "2.16.0"}, "ingressNginx": {"version": "4.11.3"}},
+    "addons": {
+        "keda": {"version": "2.16.0"},
+        "ingressNginx": {"version": "4.11.3"},
+        "nvidiaDevicePlugin": {"version": "0.17.0"},
+    },
     "monitoring": {"kubePrometheusStack": {"version": "65.0.0"}},
     "grafanaAdminPassword": {"secure": "v1:abc"},
 }
@@ -85,7 +89,11 @@ def test_request_rate_scaling_and_scale_to_zero_wake_on_the_ingress(write_stack:
 @pytest.mark.parametrize(
     ("services", "extra", "fragment"),
     [
-        ([llm(metric="inFlight", target=8)], {"monitoring": PLATFORM["monitoring"]}, "enable `addons.keda`"),
+        (
+            [llm(metric="inFlight", target=8)],
+            {"monitoring": PLATFORM["monitoring"], "addons": {"nvidiaDevicePlugin": {"version": "0.17.0"}}},
+            "enable `addons.keda`",
+        ),
         ([llm(metric="inFlight", target=8)], {"addons": PLATFORM["addons"]}, "configure `monitoring`"),
         ([llm(metric="inFlight")], PLATFORM, "target is required for metric inFlight"),
         ([llm(minReplicas=0)], PLATFORM, "CPU cannot wake a service"),

@@ -116,7 +116,8 @@ def test_config_json_schema_describes_the_stack_keys() -> None:
     result = run_cli("schema")
     assert result.returncode == 0
     schema = json.loads(result.stdout)
-    assert {"environment", "kubernetesVersion", "services", "cluster"} <= schema["properties"].keys()
+    keys = schema["properties"]["config"]["properties"].keys()
+    assert {f"ai-platform:{key}" for key in ("environment", "kubernetesVersion", "services", "cluster")} <= keys
     service = schema["$defs"]["ServiceConfig"]
     assert service["additionalProperties"] is False
     assert "secretEnv" in service["properties"]

@@ -156,7 +156,8 @@ def test_check_fails_in_prod_over_budget(write_stack: StackWriter) -> None:
     gpu = base_service(
         name="llm", replicas=10, resources={"cpu": "8", "memory": "64Gi", "gpu": 2, "gpuType": "nvidia-h100-80gb"}
     )
-    stack = write_stack(base_config("prod", services=[base_service(), gpu]), name="prod")
+    gpu_plugin = {"nvidiaDevicePlugin": {"version": "0.17.0"}}  # GPU services need the device plugin
+    stack = write_stack(base_config("prod", services=[base_service(), gpu], addons=gpu_plugin), name="prod")
     result = subprocess.run(
         [sys.executable, "-m", "infra.offline", "check", "--config", str(stack), "--json"],
         cwd=PROJECT_ROOT,

@@ -135,7 +135,8 @@ def test_image_changes_show_old_and_new_digests() -> None:
     assert "`r/a@sha256:old` | `r/a@sha256:new`" in format_markdown(diff)
 
 
-def test_an_unknown_base_is_an_error(repository: Path) -> None:
+def test_an_unknown_base_has_its_own_exit_code(repository: Path) -> None:
     result = offline(repository, "diff", "--stack", "prod", "--base", "no-such-ref")
-    assert result.returncode == 1
-    assert "cannot check out 'no-such-ref'" in result.stderr
+    assert result.returncode == 3
+    assert "--base 'no-such-ref' is not a commit of this repository" in result.stderr
+    assert "Traceback" not in result.stderr

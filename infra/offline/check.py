@@ -10,6 +10,7 @@ these functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_moni
 from infra.offline.schema import SchemaError, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
 from model.config import PlatformConfig
-from model.stack_config import STACK_CONFIG_DIR, parse_platform_config
+from model.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
 
 
 @dataclass
@@ -58,8 +59,21 @@ class CheckReport:
         }
 
 
+#: Told how far a long check is: (phase, done, total or None while unknown).
+ProgressReport = Callable[[str, int, "int | None"], None]
+
+
+def _quiet(phase: str, done: int, total: int | None) -> None:
+    """The default progress report: none."""
+
+
 def stack_path(name: str) -> Path:
     return PROJECT_ROOT / STACK_CONFIG_DIR / f"Pulumi.{name}.yaml"
+
+
+def stack_names() -> list[str]:
+    """The committed stacks (``stacks/Pulumi.<name>.yaml``)."""
+    return sorted(path.name.split(".")[1] for path in (PROJECT_ROOT / STACK_CONFIG_DIR).glob("Pulumi.*.yaml"))
 
 
 def render(stack_file: Path) -> Rendered:
@@ -78,8 +92,13 @@ def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
 
 
 def _run(stack: StackFile, config: PlatformConfig, monitor: Any = None) -> Rendered:
+    """Run the program; two resources that are one Kubernetes object are a ``ConfigError`` (nothing written)."""
     resources = run_program(stack, monitor)
-    return Rendered(stack=stack, config=config, resources=resources, manifests=manifests.to_manifests(resources))
+    objects = manifests.to_manifests(resources)
+    duplicates = manifests.duplicate_objects(objects)
+    if duplicates:
+        raise ConfigError(stack.display_path, duplicates)
+    return Rendered(stack=stack, config=config, resources=resources, manifests=objects)
 
 
 def stack_cost(rendered: Rendered) -> cost.Estimate:
@@ -87,30 +106,44 @@ def stack_cost(rendered: Rendered) -> cost.Estimate:
     return cost.estimate([r.view() for r in rendered.resources], rendered.config.pricing.to_prices())
 
 
-def check_stack(stack_file: Path, policy_config: Path | None = None) -> CheckReport:
+def check_stack(stack_file: Path, policy_config: Path | None = None, progress: ProgressReport = _quiet) -> CheckReport:
     """``check`` as the CLI runs it: the policy pack judges resources while the program declares them.
 
     Both configs are validated before anything runs. Raises ``ConfigError``,
-    ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``.
+    ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``. ``progress``
+    hears of every resource declared, every manifest validated, and the
+    stack policies.
     """
     stack, config = _load(stack_file)
     config_path = policy_config or policy_config_path(config.environment)
     entries = load_policy_config(config_path)
     with policy_pack(stack) as pack:
         session = PolicySession(pack, stack, entries, display(config_path))
-        rendered = _run(stack, config, recording_monitor(on_register=session.analyze))
-        errors = _schema_errors(rendered)
+        declared = 0
+
+        def on_register(resource: Any) -> None:
+            nonlocal declared
+            session.analyze(resource)
+            declared += 1
+            progress("declaring resources", declared, None)
+
+        rendered = _run(stack, config, recording_monitor(on_register=on_register))
+        progress("declaring resources", declared, declared)
+        errors = _schema_errors(rendered, progress)
+        progress("policy pack", 0, 1)
         violations = session.finish(rendered.resources)
+        progress("policy pack", 1, 1)
     return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
 
 
-def _schema_errors(rendered: Rendered) -> list[SchemaError]:
+def _schema_errors(rendered: Rendered, progress: ProgressReport = _quiet) -> list[SchemaError]:
     version = rendered.config.kubernetes_version
-    return [
-        error
-        for manifest in rendered.manifests
-        for error in validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}")
-    ]
+    errors: list[SchemaError] = []
+    total = len(rendered.manifests)
+    for done, manifest in enumerate(rendered.manifests, start=1):
+        errors.extend(validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}"))
+        progress("validating manifests", done, total)
+    return errors
 
 
 def display(path: Path) -> str:

@@ -8,56 +8,101 @@
 
 Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
 policy violations (or a program failure); 2 invalid stack configuration, in
-which case nothing is written.
+which case nothing is written; 3 ``diff --base`` names no commit; 141 the
+reader of the output went away (``| head``), as if killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ai_platform_policies import cost
-from infra.offline.check import CheckReport, check_stack, render, stack_cost, stack_path
-from infra.offline.diff import DiffError, compare, format_markdown, format_text, render_at_ref
+from infra.offline.check import (
+    CheckReport,
+    ProgressReport,
+    check_stack,
+    display,
+    render,
+    stack_cost,
+    stack_names,
+    stack_path,
+)
+from infra.offline.config_schema import reference_markdown, stack_file_schema, write_reference
+from infra.offline.diff import BaseRefError, DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import write_render
 from infra.offline.pack_process import PolicyPackError
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
 from infra.offline.schema import has_crd_schema, is_custom_resource
-from model.config import PlatformConfig
 from model.stack_config import ConfigError
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_INVALID_CONFIG = 2
+EXIT_BAD_BASE = 3
+#: 128 + SIGPIPE: what a shell reports for a program whose reader went away.
+EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        code = _run_command(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has gone: no traceback, and no second error when Python flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run one command and map its errors to exit codes (and, with ``--json``, to a JSON error object)."""
+    try:
         return _command(args)
     except ConfigError as error:
-        print(error.render(), file=sys.stderr)
-        return EXIT_INVALID_CONFIG
+        lines = error.render().splitlines()
+        return _fail(args, EXIT_INVALID_CONFIG, "invalid-config", "\n".join(lines), problems=lines[1:])
     except PolicyConfigError as error:
-        print(f"invalid policy configuration:\n{error}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
+        return _fail(args, EXIT_INVALID_CONFIG, "invalid-policy-config", f"invalid policy configuration:\n{error}")
+    except BaseRefError as error:
+        return _fail(args, EXIT_BAD_BASE, "bad-base-ref", str(error))
     except (ProgramError, PolicyPackError, DiffError) as error:
-        print(str(error), file=sys.stderr)
-        return EXIT_FINDINGS
+        return _fail(args, EXIT_FINDINGS, "failed", str(error))
+
+
+def _fail(args: argparse.Namespace, code: int, kind: str, message: str, problems: list[str] | None = None) -> int:
+    """The message on stderr; with ``--json`` also ``{"error", "message", "problems"}`` on stdout."""
+    print(message, file=sys.stderr)
+    if getattr(args, "json", False):
+        print(json.dumps({"error": kind, "message": message, "problems": problems or []}, indent=2))
+    return code
+
+
+def _stack_file(args: argparse.Namespace) -> Path:
+    if getattr(args, "config", None):
+        return Path(args.config)
+    path = stack_path(args.stack)
+    if not path.exists():
+        known = ", ".join(stack_names()) or "none"
+        raise ConfigError(display(path), [f"no such stack file (the stacks are: {known})"])
+    return path
 
 
 def _command(args: argparse.Namespace) -> int:
     """Run one command; errors are mapped to exit codes by ``main``."""
     if args.command == "schema":
-        print(json.dumps(PlatformConfig.model_json_schema(by_alias=True), indent=2))
-        return EXIT_OK
+        return _schema(args)
+    stack_file = _stack_file(args)
     if args.command == "diff":
         return _diff(args.stack, args.base, args.format)
-    stack_file = Path(args.config) if args.config else stack_path(args.stack)
     if args.command == "check":
         return _check(stack_file, args)
     rendered = render(stack_file)
@@ -78,8 +123,23 @@ def _command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _schema(args: argparse.Namespace) -> int:
+    if args.write:
+        if args.format != "markdown":
+            raise SystemExit("schema: --write needs --format markdown")
+        changed = write_reference(Path(args.write))
+        print(f"{args.write}: stack configuration reference {'updated' if changed else 'already up to date'}")
+    elif args.format == "markdown":
+        print(reference_markdown(), end="")
+    else:
+        print(json.dumps(stack_file_schema(), indent=2))
+    return EXIT_OK
+
+
 def _check(stack_file: Path, args: argparse.Namespace) -> int:
-    report = check_stack(stack_file, Path(args.policy_config) if args.policy_config else None)
+    policy_config = Path(args.policy_config) if args.policy_config else None
+    with _progress(enabled=not args.json and sys.stderr.isatty()) as progress:
+        report = check_stack(stack_file, policy_config, progress)
     if args.out:
         write_render(Path(args.out), report.rendered.resources, report.rendered.manifests)
     if args.json:
@@ -87,6 +147,27 @@ def _check(stack_file: Path, args: argparse.Namespace) -> int:
     else:
         _print_report(report)
     return EXIT_FINDINGS if report.failed else EXIT_OK
+
+
+@contextlib.contextmanager
+def _progress(*, enabled: bool) -> Iterator[ProgressReport]:
+    """A progress bar per phase on stderr (a terminal only); gone when the check is done."""
+    if not enabled:
+        yield lambda phase, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(phase: str, done: int, total: int | None) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        yield report
 
 
 def _diff(stack: str, base: str, output: str) -> int:
@@ -126,8 +207,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m infra.offline",
         description="Render and check an ai-platform stack without a Pulumi engine, cluster or Docker daemon.",
+        epilog="exit codes: 0 clean; 1 schema errors, mandatory violations or a failure; 2 invalid stack or "
+        "policy configuration (nothing written); 3 diff --base names no commit; 141 output pipe closed",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="one of:")
 
     def add_stack_arguments(command: argparse.ArgumentParser) -> None:
         source = command.add_mutually_exclusive_group(required=True)
@@ -136,7 +219,7 @@ def _parser() -> argparse.ArgumentParser:
 
     render_command = commands.add_parser("render", help="write manifests/ and resources.json")
     add_stack_arguments(render_command)
-    render_command.add_argument("--out", required=True, help="output directory")
+    render_command.add_argument("--out", required=True, help="output directory (manifests/ and resources.json)")
 
     check_command = commands.add_parser("check", help="render, validate schemas, run the policy pack")
     add_stack_arguments(check_command)
@@ -150,12 +233,32 @@ def _parser() -> argparse.ArgumentParser:
     add_stack_arguments(cost_command)
     output = cost_command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON report")
-    output.add_argument("--format", choices=("text", "markdown"), default="text")
+    output.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="text (default) or a markdown table"
+    )
 
     diff_command = commands.add_parser("diff", help="compare the desired state at a git ref with the working tree")
     diff_command.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.NAME.yaml")
     diff_command.add_argument("--base", required=True, help="git ref to compare against, e.g. origin/main")
-    diff_command.add_argument("--format", choices=("text", "markdown"), default="text")
+    diff_command.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default), or markdown for a pull-request comment",
+    )
 
-    commands.add_parser("schema", help="print the JSON Schema of the ai-platform stack config")
+    schema_command = commands.add_parser(
+        "schema", help="JSON Schema of a stack file (for editors), or the README's key reference"
+    )
+    schema_command.add_argument(
+        "--format",
+        choices=("json", "markdown"),
+        default="json",
+        help="json (default): the JSON Schema of a whole Pulumi.<stack>.yaml; markdown: the key reference tables",
+    )
+    schema_command.add_argument(
+        "--write",
+        metavar="README",
+        help="with --format markdown: replace the generated section between the markers in this file",
+    )
     return parser

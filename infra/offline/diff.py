@@ -8,8 +8,10 @@ and new value. Secrets never appear: a changed secret shows as changed, masked.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -28,6 +30,10 @@ _MAX_VALUE = 160
 
 class DiffError(Exception):
     """The base could not be checked out or rendered."""
+
+
+class BaseRefError(DiffError):
+    """``--base`` names no commit of this repository."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +212,40 @@ def _cell(value: Any) -> str:
     return "`" + _show(value).replace("|", "\\|").replace("`", "'") + "`"
 
 
+def _lines(value: Any) -> list[str]:
+    """A value as the lines a reviewer compares: text as written, JSON documents and structures pretty-printed."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value.splitlines()
+        if isinstance(parsed, dict | list):
+            return json.dumps(parsed, indent=2, sort_keys=True).splitlines()
+        return value.splitlines()
+    return json.dumps(value, indent=2, sort_keys=True).splitlines()
+
+
+def _is_block(change: FieldChange) -> bool:
+    """Multi-line, long or structured values are shown as a unified diff, not squeezed into a table cell."""
+    return any(
+        isinstance(value, dict | list) or (isinstance(value, str) and ("\n" in value or len(value) > _MAX_VALUE))
+        for value in (change.old, change.new)
+    )
+
+
+def _block(change: ResourceChange, item: FieldChange) -> list[str]:
+    """A collapsible unified diff of one field, fenced so that no backticks inside can close it."""
+    diff = list(difflib.unified_diff(_lines(item.old), _lines(item.new), "before", "after", lineterm="", n=3))
+    longest = max((len(run) for line in diff for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    added = sum(line.startswith("+") and not line.startswith("+++") for line in diff)
+    removed = sum(line.startswith("-") and not line.startswith("---") for line in diff)
+    summary = f"<code>{change.type}</code> <b>{change.name}</b> <code>{item.path}</code>: +{added} -{removed} lines"
+    return [f"<details><summary>{summary}</summary>", "", f"{fence}diff", *diff, fence, "", "</details>", ""]
+
+
 def format_markdown(diff: StackDiff) -> str:
     """One collapsible section per stack, counts first; what a pull-request comment shows."""
     counts = f"+{len(diff.added)} ~{len(diff.changed)} -{len(diff.removed)}" if not diff.empty else "no changes"
@@ -216,7 +256,7 @@ def format_markdown(diff: StackDiff) -> str:
         summary += f", cost {after.currency} {after.max:,.2f}/month ({delta})"
     lines = [f"<details><summary><b>{diff.stack}</b>: {summary}</summary>", ""]
     if cost_line:
-        lines += [cost_line.capitalize() + ".", ""]
+        lines += [cost_line[0].upper() + cost_line[1:] + ".", ""]  # the currency code stays upper-case
         changes = _cost_changes(diff)
         if changes:
             lines += ["| cost item | before | after | change (most replicas) |", "| --- | ---: | ---: | ---: |"]
@@ -229,19 +269,36 @@ def format_markdown(diff: StackDiff) -> str:
     if diff.removed:
         lines += ["**Removed**", ""] + [f"- `{c.type}` **{c.name}**" for c in diff.removed] + [""]
     if diff.changed:
-        lines += ["**Changed**", "", "| resource | field | before | after |", "| --- | --- | --- | --- |"]
+        lines += ["**Changed**", ""]
+        rows = [(change, item) for change in diff.changed for item in change.fields if not _is_block(item)]
+        if rows:
+            lines += ["| resource | field | before | after |", "| --- | --- | --- | --- |"]
+            lines += [
+                f"| `{change.type}` **{change.name}** | `{item.path}` | {_cell(item.old)} | {_cell(item.new)} |"
+                for change, item in rows
+            ]
+            lines.append("")
         for change in diff.changed:
             for item in change.fields:
-                lines.append(
-                    f"| `{change.type}` **{change.name}** | `{item.path}` | {_cell(item.old)} | {_cell(item.new)} |"
-                )
-        lines.append("")
+                if _is_block(item):
+                    lines += _block(change, item)
     lines += ["</details>", ""]
     return "\n".join(lines)
 
 
 def render_at_ref(project_root: Path, ref: str, stack: str) -> tuple[list[dict[str, Any]], Prices]:
     """The stack's ``resources.json`` and prices as the code and stack file at ``ref`` declare them."""
+    resolved = subprocess.run(
+        ["git", "-C", str(project_root), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if resolved.returncode != 0:
+        raise BaseRefError(
+            f"--base {ref!r} is not a commit of this repository (a branch, tag or SHA; fetch it first, "
+            "e.g. git fetch origin main)"
+        )
     with tempfile.TemporaryDirectory(prefix="ai-platform-base-") as scratch:
         worktree = Path(scratch) / "base"
         checkout = subprocess.run(

@@ -72,6 +72,21 @@ def to_manifests(resources: list[RecordedResource]) -> list[Manifest]:
     return manifests
 
 
+def duplicate_objects(manifests: list[Manifest]) -> list[str]:
+    """Two resources that are one Kubernetes object (API group, kind, namespace, name): the second would
+    silently overwrite the first in the cluster and in ``render``'s output."""
+    first: dict[tuple[str, str, str, str], str] = {}
+    problems = []
+    for manifest in manifests:
+        group = str(manifest.body.get("apiVersion", "")).rpartition("/")[0]
+        identity = (group, manifest.kind, manifest.namespace or "", manifest.name)
+        if identity in first:
+            where = f"{manifest.namespace}/{manifest.name}" if manifest.namespace else manifest.name
+            problems.append(f"{manifest.kind} {where} is declared twice, by {first[identity]} and by {manifest.urn}")
+        first.setdefault(identity, manifest.urn)
+    return problems
+
+
 def write_render(out_dir: Path, resources: list[RecordedResource], manifests: list[Manifest]) -> None:
     """Write ``manifests/`` (one object per file) and ``resources.json`` under ``out_dir``."""
     manifest_dir = out_dir / "manifests"

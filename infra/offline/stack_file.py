@@ -1,10 +1,14 @@
 """Read a ``Pulumi.<stack>.yaml`` file the way the Pulumi CLI hands it to a program.
 
-The engine passes a Python program its config as strings: scalars as their
-text, structured values as JSON, and decrypted secrets, with the list of keys
-that hold secrets. Offline there is no secrets provider, so each ``secure:``
-value becomes a deterministic placeholder that changes when the ciphertext
-changes (so a rotated secret still shows up as a change, never its value).
+The engine passes a Python program its config as strings: top-level scalars
+as their text as written (Pulumi's ``config.Value`` unmarshals a value as a
+string first, so ``1.30`` stays ``1.30``), structured values as JSON (where
+``1.30`` is the number 1.3), and decrypted secrets, with the list of keys
+that hold secrets. A top-level number whose text is not its canonical
+spelling is refused: Pulumi and every other YAML reader disagree on it.
+Offline there is no secrets provider, so each ``secure:`` value becomes a
+deterministic placeholder that changes when the ciphertext changes (so a
+rotated secret still shows up as a change, never its value).
 """
 
 from __future__ import annotations
@@ -18,10 +22,9 @@ from typing import Any
 
 import yaml
 
+from infra.offline.stack_yaml import MAX_BYTES, StackYamlError, load_stack_yaml
 from model.stack_config import ConfigError
 
-#: libyaml's safe loader when PyYAML has it (10x faster on large stacks), else the Python one.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
 
@@ -46,14 +49,8 @@ def read_stack_file(path: Path) -> StackFile:
     match = _STACK_FILE.match(path.name)
     if match is None:
         raise ConfigError(source, ["a stack file must be named Pulumi.<stack>.yaml"])
-    try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    except FileNotFoundError:
-        raise ConfigError(source, ["no such stack file"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(source, [f"cannot read the file ({error})"]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
+    written: dict[str, str] = {}
+    document = _read_yaml(path, source, written)
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -69,6 +66,15 @@ def read_stack_file(path: Path) -> StackFile:
         if not isinstance(key, str) or not _KEY.match(key):
             problems.append(f"{key}: config keys must be '<namespace>:<name>', e.g. ai-platform:environment")
             continue
+        if key in written and not isinstance(value, dict | list):
+            # The engine reads a top-level scalar as a string first: the program gets its text as written.
+            if _reads_differently(value, written[key]):
+                problems.append(
+                    f"{key}: {written[key]} is the YAML number {json.dumps(value)}, but Pulumi passes the program "
+                    f'the text {written[key]}; quote it ("{written[key]}") so that every reader agrees'
+                )
+            values[key] = written[key] if value is not None else ""
+            continue
         plain, has_secret = _reveal(value, key)
         values[key] = _engine_string(plain)
         if has_secret:
@@ -76,6 +82,27 @@ def read_stack_file(path: Path) -> StackFile:
     if problems:
         raise ConfigError(source, problems)
     return StackFile(path=path, stack=match["stack"], values=values, secret_keys=frozenset(secret_keys))
+
+
+def _reads_differently(value: Any, written: str) -> bool:
+    """A number whose text is not its canonical spelling (``1.30``, ``0x10``, ``1e3``) is read two ways."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and json.dumps(value) != written
+
+
+def _read_yaml(path: Path, source: str, written: dict[str, str]) -> Any:
+    """The file's one YAML document, read by the strict, bounded loader; ``written`` gets config texts."""
+    try:
+        if path.stat().st_size > MAX_BYTES:  # refused before it is read into memory
+            raise StackYamlError("", 0, f"the file is larger than {MAX_BYTES // 2**20} MiB")
+        return load_stack_yaml(path.read_text(encoding="utf-8"), written)
+    except StackYamlError as error:
+        raise ConfigError(source, [str(error)]) from None
+    except FileNotFoundError:
+        raise ConfigError(source, ["no such stack file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(source, [f"cannot read the file ({error})"]) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
 
 
 def _reveal(value: Any, where: str) -> tuple[Any, bool]:

@@ -12,10 +12,10 @@ import re
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-from ai_platform_policies.quantity import QuantityError, parse_quantity
+from ai_platform_policies.quantity import QUANTITY_PATTERN, QuantityError, parse_quantity
 
 PROJECT = "ai-platform"
 
@@ -35,6 +35,8 @@ class StrictModel(BaseModel):
         populate_by_name=True,
         alias_generator=to_camel,
         validate_default=True,
+        # Each field's docstring is its description in the JSON Schema and the README reference.
+        use_attribute_docstrings=True,
     )
 
 
@@ -156,20 +158,62 @@ def _kubernetes_version(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
-ServiceName = Annotated[str, AfterValidator(_service_name)]
-Hostname = Annotated[str, AfterValidator(_hostname)]
-EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
-LabelKey = Annotated[str, AfterValidator(_label_key)]
-LabelValue = Annotated[str, AfterValidator(_label_value)]
-ImageRef = Annotated[str, AfterValidator(_image_ref)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
-Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_positive_quantity)]
-EnvValue = Annotated[str, BeforeValidator(_env_value)]
+def _version_text(value: object) -> object:
+    """Versions are text: a YAML number (``1.30`` reads as ``1.3``) is refused with the fix."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        raise ValueError(f'{value!r} is a YAML number, not a version; quote it, e.g. kubernetesVersion: "1.31"')
+    return value
+
+
+def _text(pattern: str, max_length: int | None = None, **extra: object) -> WithJsonSchema:
+    """The JSON Schema of a validated string: what an editor can check before the models do."""
+    schema: dict[str, object] = {"type": "string", "pattern": pattern, **extra}
+    if max_length is not None:
+        schema["maxLength"] = max_length
+    return WithJsonSchema(schema)
+
+
+def _python_groups_removed(pattern: str) -> str:
+    """JSON Schema patterns are ECMA-262: no ``(?P<name>...)`` groups."""
+    return re.sub(r"\(\?P<[a-z]+>", "(?:", pattern)
+
+
+# An optional DNS-subdomain prefix and '/', then the name.
+_LABEL_KEY = rf"^({_DNS_SUBDOMAIN.pattern[1:-1]}/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$"
+_SUPPORTED_VERSIONS = "|".join(str(minor) for minor in SUPPORTED_KUBERNETES_MINORS)
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label), _text(_DNS_LABEL.pattern, 63)]
+ServiceName = Annotated[str, AfterValidator(_service_name), _text(_DNS_1035_LABEL.pattern, 63)]
+Hostname = Annotated[str, AfterValidator(_hostname), _text(_DNS_SUBDOMAIN.pattern, 253)]
+EnvVarName = Annotated[str, AfterValidator(_env_var_name), _text(_ENV_VAR_NAME.pattern)]
+LabelKey = Annotated[str, AfterValidator(_label_key), _text(_LABEL_KEY, 317)]
+LabelValue = Annotated[str, AfterValidator(_label_value), _text(_LABEL_VALUE.pattern, 63)]
+ImageRef = Annotated[str, AfterValidator(_image_ref), _text(_python_groups_removed(_IMAGE_REF.pattern), 255)]
+Cidr = Annotated[
+    str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "examples": ["10.0.0.0/8", "0.0.0.0/0"]})
+]
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_positive_quantity),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _python_groups_removed(QUANTITY_PATTERN)},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "examples": ["500m", "2", "1Gi", "512Mi"],
+        }
+    ),
+]
+EnvValue = Annotated[str, BeforeValidator(_env_value), WithJsonSchema({"type": ["string", "number", "boolean"]})]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]
 HttpPath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9._~/-]*$")]
 KubernetesVersion = Annotated[
-    str, BeforeValidator(lambda v: str(v) if isinstance(v, float) else v), AfterValidator(_kubernetes_version)
+    str,
+    BeforeValidator(_version_text),
+    AfterValidator(_kubernetes_version),
+    _text(rf"^1\.({_SUPPORTED_VERSIONS})$", examples=["1.31"]),
 ]
 
 
@@ -185,7 +229,10 @@ def _chart_version(value: str) -> str:
 
 
 ChartVersion = Annotated[
-    str, BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v), AfterValidator(_chart_version)
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v),
+    AfterValidator(_chart_version),
+    _text(_CHART_VERSION.pattern, examples=["4.11.3", "v1.16.1"]),
 ]
 HttpsUrl = Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]

@@ -25,6 +25,7 @@ from model.config.base import (
     ServiceName,
     StrictModel,
 )
+from model.config.collisions import namespace_problems, route_problems
 from model.config.services import ServiceConfig
 
 #: CNCF Distribution, pinned by digest (docker.io/library/registry:2.8.3).
@@ -37,14 +38,19 @@ class ClusterConfig(StrictModel):
     """How the platform reaches its cluster, and how GPU nodes are marked."""
 
     context: str | None = None
-    """kubeconfig context; the ambient kubeconfig's current context when unset."""
+    """kubeconfig context; required outside dev (unless rendering YAML), so nothing lands in the ambient one."""
     render_yaml_to_directory: str | None = None
     """Write manifests to this folder instead of applying them (no cluster needed)."""
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
+    """Node labels that mark GPU nodes (default `nvidia.com/gpu.present: "true"`); GPU services run there."""
     gpu_taint_key: LabelKey = "nvidia.com/gpu"
+    """Taint key GPU nodes carry; only GPU services tolerate it."""
     ingress_namespace: DnsLabel = "ingress-nginx"
+    """Namespace of the ingress controller; AI services admit traffic from it."""
     monitoring_namespace: DnsLabel = "monitoring"
+    """Namespace of Prometheus and Grafana; AI services admit scrapes from it."""
     ingress_class_name: DnsLabel = "nginx"
+    """IngressClass every ingress of the platform uses."""
     cluster_issuer: DnsLabel = "platform-issuer"
     """cert-manager ClusterIssuer that signs the TLS certificates of ingresses."""
 
@@ -56,11 +62,13 @@ class HelmChartConfig(StrictModel):
     """What every Helm add-on declares: on or off, and an exact chart version."""
 
     enabled: StrictBool = True
+    """Install the add-on; `false` is the same as leaving the key out."""
     version: ChartVersion | None = None
     """Exact chart version; required when enabled (never a range, never latest)."""
     repository: HttpsUrl | None = None
     """Chart repository; each add-on has a default."""
     timeout_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = 600
+    """How long Helm waits for the release to become ready (60 to 3600)."""
     replicas: Annotated[StrictInt, Field(ge=1, le=10)] | None = None
     """Controller replicas; each add-on sizes itself per environment when unset."""
 
@@ -72,25 +80,36 @@ class HelmChartConfig(StrictModel):
 
 
 class IngressNginxConfig(HelmChartConfig):
+    """ingress-nginx: the chart, and how it proxies requests to AI services."""
+
     max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "2g"
     """Largest request body (model payloads, registry layers go through the registry's own limit)."""
     proxy_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 600
+    """Read and send timeout of the proxy, in seconds (long model calls)."""
 
 
 class CertManagerConfig(HelmChartConfig):
+    """cert-manager: the chart, and the ACME account of the ClusterIssuer outside dev."""
+
     acme_email: Email | None = None
     """Registration email for ACME (staging and prod); dev uses a self-signed CA."""
     acme_server: HttpsUrl = "https://acme-v02.api.letsencrypt.org/directory"
+    """ACME directory URL (Let's Encrypt production by default)."""
 
 
 class AddonsConfig(StrictModel):
     """Cluster add-ons; a missing one is not installed (e.g. the cluster provides it)."""
 
     ingress_nginx: IngressNginxConfig | None = None
+    """ingress-nginx: the platform's only LoadBalancer and its IngressClass."""
     cert_manager: CertManagerConfig | None = None
+    """cert-manager with the platform's ClusterIssuer (TLS for every ingress)."""
     metrics_server: HelmChartConfig | None = None
+    """metrics-server: resource metrics for every HPA."""
     nvidia_device_plugin: HelmChartConfig | None = None
+    """NVIDIA device plugin on GPU nodes; required by GPU services."""
     keda: HelmChartConfig | None = None
+    """KEDA: request-rate autoscaling."""
 
 
 RegistryHost = Annotated[
@@ -120,15 +139,21 @@ class RegistryConfig(StrictModel):
     """Where service images live: the platform's own registry (CNCF Distribution) or an external one."""
 
     enabled: StrictBool = True
+    """Run the registry; `false` is the same as leaving the key out."""
     external: ExternalRegistryConfig | None = None
     """Use this registry instead of running one in the cluster."""
     host: Hostname | None = None
     """Public host of the in-cluster registry; it must resolve to the ingress controller's load balancer."""
     image: ImageRef = DEFAULT_REGISTRY_IMAGE
+    """CNCF Distribution image, pinned by digest."""
     namespace: DnsLabel = "platform-registry"
+    """Namespace of the registry."""
     storage_size: Quantity = "50Gi"
+    """Size of the registry's volume (a Kubernetes quantity)."""
     storage_class: DnsLabel | None = None
+    """StorageClass of the registry's volume; the cluster default when unset."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
+    """User that pushes and pulls; the password is the secret `registryPassword`."""
 
     @model_validator(mode="after")
     def _one_registry(self) -> RegistryConfig:
@@ -153,16 +178,23 @@ class RegistryConfig(StrictModel):
 
 
 class ReceiverConfig(StrictModel):
+    """One Alertmanager webhook receiver."""
+
     name: DnsLabel
+    """Receiver name that routes refer to."""
     webhook_url: HttpsUrl
+    """HTTPS webhook Alertmanager posts alerts to."""
 
 
 class AlertingConfig(StrictModel):
     """Where alerts go: critical AI-service alerts page; everything else notifies."""
 
     receivers: list[ReceiverConfig] = Field(default_factory=list)
+    """Alertmanager webhook receivers."""
     default_receiver: DnsLabel | None = None
+    """Receiver of every alert not routed elsewhere."""
     critical_receiver: DnsLabel | None = None
+    """Receiver of critical AI-service alerts (paging)."""
 
     @model_validator(mode="after")
     def _routes_name_receivers(self) -> AlertingConfig:
@@ -183,21 +215,30 @@ class MonitoringConfig(StrictModel):
     """Prometheus, Alertmanager and Grafana (kube-prometheus-stack)."""
 
     kube_prometheus_stack: HelmChartConfig
+    """The kube-prometheus-stack chart: version and Helm settings."""
     retention: Duration = "15d"
+    """How long Prometheus keeps metrics (a Prometheus duration such as 15d)."""
     storage_size: Quantity = "50Gi"
+    """Size of Prometheus' volume."""
     grafana_host: Hostname | None = None
+    """Host name Grafana is served on (TLS); no ingress when unset."""
     grafana_storage_size: Quantity = "10Gi"
+    """Size of Grafana's volume."""
     alerting: AlertingConfig = AlertingConfig()
+    """Where alerts go."""
 
 
 class JenkinsConfig(HelmChartConfig):
     """Jenkins (jenkinsci chart) with configuration as code."""
 
     host: Hostname | None = None
+    """Host name Jenkins is served on (TLS); no ingress when unset."""
     storage_size: Quantity = "20Gi"
+    """Size of the Jenkins home volume."""
     repository_url: HttpsUrl | None = None
     """Git repository of this project; a multibranch job runs its Jenkinsfile."""
     agent_image: ImageRef = "docker.io/pulumi/pulumi-python:3.140.0"
+    """Image of build agents (Python and the Pulumi CLI)."""
 
 
 Price = Annotated[float, Field(ge=0)]
@@ -212,13 +253,17 @@ class PricingConfig(StrictModel):
     """
 
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = DEFAULT_PRICES["currency"]
+    """ISO 4217 code of every price, e.g. USD."""
     vcpu_hour: Price = DEFAULT_PRICES["vcpuHour"]
+    """Price of one requested vCPU for an hour."""
     memory_gib_hour: Price = DEFAULT_PRICES["memoryGibHour"]
+    """Price of one requested GiB of memory for an hour."""
     gpu_hour: dict[LabelValue, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES["gpuHour"]))
     """Per GPU and hour, by the GPU type services name in ``resources.gpuType``."""
     storage_gib_month: dict[str, Price] = Field(default_factory=lambda: dict(DEFAULT_PRICES["storageGibMonth"]))
     """Per GiB and month, by storage class (``default`` for unnamed classes)."""
     hours_per_month: Annotated[float, Field(gt=0, le=744)] = DEFAULT_PRICES["hoursPerMonth"]
+    """Hours in a billed month."""
 
     def to_prices(self) -> Prices:
         return Prices.from_mapping(self.model_dump(by_alias=True))
@@ -228,17 +273,29 @@ class PlatformConfig(StrictModel):
     """The validated content of one stack file's ``ai-platform:`` namespace."""
 
     environment: Environment
+    """Which environment this stack is: dev, staging or prod (sets defaults and strictness)."""
     kubernetes_version: KubernetesVersion
+    """Kubernetes "major.minor" the manifests are validated against; quote it ("1.30", not 1.30)."""
     cluster: ClusterConfig = ClusterConfig()
+    """How the platform reaches its cluster, and how GPU nodes are marked."""
     addons: AddonsConfig = AddonsConfig()
+    """Cluster add-ons; an add-on left out is not installed."""
     registry: RegistryConfig | None = None
+    """The platform's container registry; needed to build images from source."""
     monitoring: MonitoringConfig | None = None
+    """Prometheus, Alertmanager and Grafana; none when left out."""
     jenkins: JenkinsConfig | None = None
+    """Jenkins for CI/CD; none when left out."""
     pricing: PricingConfig = PricingConfig()
+    """Prices for the cost report and pull-request diffs."""
     services: list[ServiceConfig] = Field(default_factory=list)
+    """The AI microservices, one entry each."""
     registry_password: SecretStr | None = None
+    """Registry password (secret); required with `registry`."""
     grafana_admin_password: SecretStr | None = None
+    """Grafana admin password (secret); required with `monitoring`."""
     jenkins_admin_password: SecretStr | None = None
+    """Jenkins admin password (secret); required with `jenkins`."""
     service_secrets: dict[ServiceName, dict[EnvVarName, SecretStr]] = Field(default_factory=dict)
     """Values of each service's ``secretEnv``; set with ``pulumi config set --secret --path``."""
 
@@ -310,10 +367,23 @@ class PlatformConfig(StrictModel):
                     f"services[{index}].resources.gpuType: {service.resources.gpu_type!r} has no price in "
                     f"pricing.gpuHour (priced: {priced})"
                 )
-        gpu = any(service.resources.gpu for service in self.services)
         plugin = self.addons.nvidia_device_plugin
-        if gpu and plugin is not None and not plugin.enabled:
-            problems.append("addons.nvidiaDevicePlugin.enabled: GPU services need the device plugin")
+        if plugin is None or not plugin.enabled:
+            state = "absent" if plugin is None else "disabled"
+            problems.extend(
+                f"services[{index}].resources.gpu: GPU services need the NVIDIA device plugin "
+                f"(addons.nvidiaDevicePlugin is {state}); without it no node offers nvidia.com/gpu"
+                for index, service in enumerate(self.services)
+                if service.resources.gpu
+            )
+        cluster = self.cluster
+        if self.environment != "dev" and cluster.context is None and cluster.render_yaml_to_directory is None:
+            problems.append(
+                f"cluster.context: is required in {self.environment}: name the kubeconfig context, so nothing is "
+                "ever applied to whichever context happens to be current"
+            )
+        problems.extend(namespace_problems(self))
+        problems.extend(route_problems(self))
         if self.cluster.render_yaml_to_directory is not None and self._helm_releases():
             problems.append(
                 "cluster.renderYamlToDirectory: cannot render while Helm add-ons are enabled "

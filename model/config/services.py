@@ -76,8 +76,11 @@ class AutoscalingConfig(StrictModel):
     """
 
     min_replicas: Annotated[StrictInt, Field(ge=0)]
+    """Fewest replicas; 0 scales to zero when idle (load metrics only)."""
     max_replicas: Annotated[StrictInt, Field(ge=1)]
+    """Most replicas the autoscaler may run."""
     metric: AutoscalingMetric = "cpu"
+    """What to hold near `target` per replica: cpu (an HPA), requestsPerSecond or inFlight (KEDA)."""
     target: Annotated[float, Field(gt=0)] | None = None
     """Per replica: CPU % (default 70), requests per second, or concurrent requests (required for those)."""
     target_cpu_utilization: Annotated[StrictInt | None, Field(ge=1, le=100, alias="targetCPUUtilization")] = None
@@ -123,12 +126,17 @@ class ResourcesConfig(StrictModel):
     """Per-replica requests; limits default to the requests (Guaranteed QoS)."""
 
     cpu: Quantity
+    """CPU request per replica (a Kubernetes quantity, e.g. 500m or 2)."""
     memory: Quantity
+    """Memory request per replica (e.g. 1Gi)."""
     gpu: Annotated[StrictInt, Field(ge=0, le=16)] = 0
+    """Whole GPUs per replica (0 to 16); GPU services need the NVIDIA device plugin."""
     gpu_type: Annotated[str, AfterValidator(_gpu_type)] = "nvidia-l4"
     """GPU model: places the pods (node affinity on ``nvidia.com/gpu.product``) and prices them."""
     cpu_limit: Quantity | None = None
+    """CPU limit; the request when unset."""
     memory_limit: Quantity | None = None
+    """Memory limit; the request when unset."""
 
     @model_validator(mode="after")
     def _limits_not_below_requests(self) -> ResourcesConfig:
@@ -159,7 +167,9 @@ class HealthConfig(StrictModel):
     """The HTTP paths every AI service answers (see services/text-classifier)."""
 
     liveness_path: HttpPath = "/healthz"
+    """HTTP path of the liveness probe."""
     readiness_path: HttpPath = "/readyz"
+    """HTTP path of the readiness probe."""
     startup_timeout_seconds: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
     """How long the model may take to load before the pod is restarted."""
     image_pull_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 300
@@ -178,9 +188,13 @@ class HealthConfig(StrictModel):
 
 class IngressConfig(StrictModel):
     host: Hostname
+    """Public host name (TLS via cert-manager); unique with `path` across the stack."""
     path: HttpPath = "/"
+    """Path prefix routed to the service."""
     max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "16m"
+    """Largest request body, in nginx units (16m)."""
     read_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 120
+    """How long the ingress waits for a response, in seconds."""
 
 
 class EgressRule(StrictModel):
@@ -192,8 +206,11 @@ class EgressRule(StrictModel):
     """
 
     service: ServiceName | None = None
+    """Another AI service of this stack (reached on its serving port; it admits this one)."""
     namespace: DnsLabel | None = None
+    """Every pod of this namespace, on `ports`."""
     cidr: Cidr | None = None
+    """Addresses outside the cluster in CIDR notation (for example object storage), on `ports`."""
     except_: list[Cidr] = Field(default_factory=list, alias="except")
     """Ranges inside ``cidr`` that stay denied (e.g. the cluster's own networks)."""
     ports: list[Port] = Field(default_factory=list)
@@ -214,25 +231,40 @@ class EgressRule(StrictModel):
 
 class SloConfig(StrictModel):
     latency_p95_ms: Annotated[StrictInt, Field(ge=1)] = 500
+    """95th-percentile latency objective in milliseconds; alerts fire above it."""
     error_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Objective for the share of 5xx responses (0 to 1); alerts fire above it."""
 
 
 class ServiceConfig(StrictModel):
     """One AI microservice: everything ``AiService`` needs to run it."""
 
     name: ServiceName
+    """DNS-1035 label, unique in the stack; names every Kubernetes object of the service."""
     namespace: DnsLabel = "ai-services"
+    """Namespace, created with the restricted Pod Security Standard; never a Kubernetes or platform namespace."""
     image: ImageConfig
+    """Where the image comes from: built from source or a prebuilt reference."""
     port: Port = 8080
+    """Container port; the Service listens on 80."""
     replicas: Annotated[StrictInt, Field(ge=0)] = 1
+    """Replicas without autoscaling (the HPA owns the count when `autoscaling` is set)."""
     autoscaling: AutoscalingConfig | None = None
+    """Horizontal autoscaling; a fixed replica count when unset."""
     resources: ResourcesConfig
+    """Requests and limits per replica."""
     health: HealthConfig = HealthConfig()
+    """Probe paths and the model's startup time."""
     ingress: IngressConfig | None = None
+    """Public HTTPS route; the service is internal when unset."""
     env: dict[EnvVarName, EnvValue] = Field(default_factory=dict)
+    """Plain environment variables (in a ConfigMap); numbers and booleans are written as text."""
     secret_env: list[EnvVarName] = Field(default_factory=list)
+    """Names whose values come from `serviceSecrets`, mounted as files with `<NAME>_FILE` pointing at each."""
     slo: SloConfig = SloConfig()
+    """Service-level objectives the alerts and dashboards use."""
     metrics_path: HttpPath = "/metrics"
+    """HTTP path of Prometheus metrics on the metrics port."""
     metrics_port: Port = 9090
     """Where the service serves Prometheus metrics (``METRICS_PORT``); never the serving port."""
     termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 45

@@ -269,9 +269,11 @@ def from_resources_json(entries: Iterable[Mapping[str, Any]]) -> list[Resource]:
 def format_text(stack: str, result: Estimate) -> str:
     currency = result.currency
     lines = [f"stack {stack}: {currency} {result.min:,.2f} to {result.max:,.2f} per month (fewest to most replicas)"]
-    width = max((len(item.name) for item in result.items), default=0)
+    width = max([len("item"), *(len(item.name) for item in result.items)])
+    low, high = f"min {currency}/month", f"max {currency}/month"
+    lines.append(f"  {'kind':<10} {'item':<{width}}  {low:>14}  {high:>14}")
     lines += [
-        f"  {item.kind:<10} {item.name:<{width}}  {item.min:>12,.2f}  {item.max:>12,.2f}" for item in result.items
+        f"  {item.kind:<10} {item.name:<{width}}  {item.min:>14,.2f}  {item.max:>14,.2f}" for item in result.items
     ]
     lines += [f"  unknown cost: {entry}" for entry in result.unknown]
     return "\n".join(lines)

@@ -248,7 +248,7 @@ class Field:
         if value is None:
             return None
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-            return Decimal(str(value))
+            value = str(value)  # the same range as a written quantity
         if isinstance(value, str):
             try:
                 return parse_quantity(value)

@@ -9,7 +9,7 @@ at apply time inside the cluster.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 _BINARY_SUFFIXES = {
     "Ki": Decimal(2) ** 10,
@@ -39,25 +39,46 @@ _QUANTITY = re.compile(
 )
 
 
+#: Kubernetes holds quantities as 64-bit integers of milli-units at most (2^63-1 millicores is
+#: far beyond any cluster); anything larger is a typo, and its arithmetic must not overflow.
+MAX_QUANTITY = Decimal(2**63 - 1)
+_MAX_TEXT = 64
+#: Exponents beyond nano (1e-9) and exa (1e18) give quantities Kubernetes cannot hold.
+_MAX_EXPONENT = 30
+
+#: The same grammar as text (Python syntax: with named groups), for JSON Schema.
+QUANTITY_PATTERN = _QUANTITY.pattern
+
+
 class QuantityError(ValueError):
     """A string that is not a Kubernetes quantity."""
 
 
 def parse_quantity(text: str) -> Decimal:
     """Return the value of a Kubernetes quantity in base units (cores, bytes)."""
+    if not isinstance(text, str):
+        raise QuantityError(f"{text!r} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 512Mi)")
+    if len(text) > _MAX_TEXT:
+        raise QuantityError(f"{text[: _MAX_TEXT - 3] + '...'!r} is too long for a Kubernetes quantity")
     match = _QUANTITY.match(text)
     if match is None:
         raise QuantityError(f"{text!r} is not a Kubernetes quantity (examples: 500m, 2, 1Gi, 512Mi)")
+    suffix = match["suffix"] or ""
     try:
         number = Decimal(match["number"])
-    except InvalidOperation as error:  # pragma: no cover - the regex admits only decimals
-        raise QuantityError(f"{text!r} is not a Kubernetes quantity") from error
-    suffix = match["suffix"] or ""
-    if suffix in _BINARY_SUFFIXES:
-        return number * _BINARY_SUFFIXES[suffix]
-    if suffix in _DECIMAL_SUFFIXES:
-        return number * _DECIMAL_SUFFIXES[suffix]
-    return number * (Decimal(10) ** int(suffix[1:]))
+        if suffix in _BINARY_SUFFIXES:
+            value = number * _BINARY_SUFFIXES[suffix]
+        elif suffix in _DECIMAL_SUFFIXES:
+            value = number * _DECIMAL_SUFFIXES[suffix]
+        elif abs(exponent := int(suffix[1:])) <= _MAX_EXPONENT:
+            value = number.scaleb(exponent)
+        else:
+            raise QuantityError(f"{text!r} is out of range for a Kubernetes quantity")
+    except (DecimalException, ValueError) as error:
+        raise QuantityError(f"{text!r} is out of range for a Kubernetes quantity") from error
+    if abs(value) > MAX_QUANTITY:
+        raise QuantityError(f"{text!r} is out of range for a Kubernetes quantity")
+    return value
 
 
 def format_cpu(cores: Decimal) -> str:
