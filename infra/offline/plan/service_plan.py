@@ -1,0 +1,301 @@
+"""One service's plan: capacity, replicas, requests, cost, evidence and confidence.
+
+A pure function of the observations, the service's config, the constraints
+and the prices, so the tests drive it with synthetic series.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from ai_platform_policies.cost import Prices
+from infra.offline.plan.capacity import Capacity, Verdict, estimate_capacity
+from infra.offline.plan.observe import Observations
+from infra.offline.plan.prometheus import format_duration
+from infra.offline.plan.sizes import Size
+from infra.offline.plan.sizing import cpu_quantity, memory_quantity, milli, plan_cpu, plan_memory
+from infra.offline.plan.solver import Constraints, choose_replicas
+from infra.offline.plan.stats import quantile
+from model.config import ServiceConfig
+
+CONFIDENCE = ("low", "medium", "high")
+DEFAULT_TARGET = 70
+
+
+@dataclass(frozen=True)
+class MonthlyCost:
+    """Expected monthly cost (replicas over the window's demand) and its range (fewest to most replicas)."""
+
+    currency: str
+    current: Decimal
+    proposed: Decimal
+    current_range: tuple[Decimal, Decimal]
+    proposed_range: tuple[Decimal, Decimal]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "currency": self.currency,
+            "current": _money(self.current),
+            "proposed": _money(self.proposed),
+            "change": _money(self.proposed - self.current),
+            "range": {
+                "current": {"min": _money(self.current_range[0]), "max": _money(self.current_range[1])},
+                "proposed": {"min": _money(self.proposed_range[0]), "max": _money(self.proposed_range[1])},
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Current against proposed size for one service, with what drove it."""
+
+    name: str
+    current: Size
+    proposed: Size
+    monthly: MonthlyCost
+    capacity: Capacity
+    evidence: dict[str, Any]
+    confidence: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.current != self.proposed
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "current": self.current.as_json(),
+            "proposed": self.proposed.as_json(),
+            "monthlyCost": self.monthly.as_json(),
+            "evidence": self.evidence,
+            "confidence": self.confidence,
+            "notes": self.notes,
+        }
+
+
+def _money(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01")))
+
+
+@dataclass(frozen=True)
+class _Case:
+    """Everything one service's plan is computed from."""
+
+    service: ServiceConfig
+    current: Size
+    observations: Observations
+    capacity: Capacity
+    constraints: Constraints
+    prices: Prices
+
+    @property
+    def peak(self) -> float:
+        return max(self.observations.rate.values())
+
+    @property
+    def typical(self) -> float:
+        return quantile(self.observations.rate.values(), 0.5)
+
+
+def plan_service(
+    service: ServiceConfig, observations: Observations, constraints: Constraints, prices: Prices
+) -> ServicePlan:
+    """Solve the seed's objective for one service (see ``solver`` and ``capacity``)."""
+    capacity = estimate_capacity(observations.load_points(), service.slo.latency_p95_ms / 1000)
+    case = _Case(service, Size.of(service), observations, capacity, constraints, prices)
+    current, floor = case.current, constraints.min_replicas
+
+    proposed, cpu_notes, cpu_measured = _size(case, float(current.replica_month(prices)))
+    if capacity.verdict is Verdict.SLO_UNREACHABLE:
+        # The trade-off depends on the price of a replica: solve again at the proposed requests.
+        proposed, cpu_notes, cpu_measured = _size(case, float(proposed.replica_month(prices)))
+
+    notes = [*capacity.notes, *cpu_notes]
+    if proposed.min_replicas == floor and proposed.min_replicas > current.min_replicas:
+        notes.append(f"minReplicas raised to the environment's minimum of {floor}")
+    at_peak = choose_replicas(case.peak, capacity, float(proposed.replica_month(prices)), constraints)
+    if capacity.per_replica_rps is not None and not at_peak.meets_slo:
+        notes.append(f"no listed size up to {constraints.max_replicas} replicas meets the SLO at peak")
+    evidence = _evidence(case, at_peak.predicted_p95_seconds)
+    confidence, reasons = _confidence(observations, capacity, cpu_measured)
+    evidence["confidenceReasons"] = reasons
+    return ServicePlan(service.name, current, proposed, _monthly(case, proposed), capacity, evidence, confidence, notes)
+
+
+def _size(case: _Case, alpha: float) -> tuple[Size, list[str], bool]:
+    """Replicas from the solver, then requests and the CPU target for the load each replica will carry."""
+    capacity, constraints, current = case.capacity, case.constraints, case.current
+    floor = constraints.min_replicas
+    if capacity.verdict is Verdict.NOT_LOAD_RELATED:
+        most = max(floor, current.max_replicas)
+        fewest = min(max(floor, current.min_replicas), most)
+    else:
+        most = choose_replicas(case.peak, capacity, alpha, constraints).replicas
+        fewest = min(choose_replicas(case.typical, capacity, alpha, constraints).replicas, most)
+    if capacity.per_replica_rps is not None:
+        busiest, target_rps = capacity.per_replica_rps, capacity.per_replica_rps / (1 + constraints.headroom)
+    else:
+        busiest = target_rps = case.peak / most
+    resources = case.service.resources
+    cpu = plan_cpu(
+        points=case.observations.cpu_points(),
+        busiest_rps=busiest,
+        target_rps=target_rps,
+        current_limit=resources.cpu_limit,
+        headroom=constraints.headroom,
+        max_ratio=constraints.max_limit_ratio,
+    )
+    memory = plan_memory(
+        largest_replica_bytes=list(case.observations.memory.values()),
+        current_limit=resources.memory_limit,
+        headroom=constraints.headroom,
+        max_ratio=constraints.max_limit_ratio,
+    )
+    autoscaled = current.target_cpu_utilization is not None or fewest < most
+    target = cpu.target_utilization if cpu else (current.target_cpu_utilization or DEFAULT_TARGET)
+    proposed = replace(
+        current,
+        min_replicas=fewest,
+        max_replicas=most,
+        target_cpu_utilization=target if autoscaled else None,
+    )
+    notes = []
+    if cpu is None:
+        notes.append("no CPU usage series (cAdvisor): CPU request and autoscaling target kept")
+    else:
+        proposed = replace(
+            proposed,
+            cpu=cpu_quantity(cpu.request_milli),
+            cpu_limit=cpu_quantity(cpu.limit_milli) if cpu.limit_milli else None,
+        )
+        notes += cpu.notes
+    if memory is None:
+        notes.append("no memory usage series (cAdvisor): memory request kept")
+    else:
+        proposed = replace(
+            proposed,
+            memory=memory_quantity(memory.request_mib),
+            memory_limit=memory_quantity(memory.limit_mib) if memory.limit_mib else None,
+        )
+    return proposed, notes, cpu is not None and memory is not None
+
+
+def _monthly(case: _Case, proposed: Size) -> MonthlyCost:
+    """Expected cost: the replicas that ran (current) or would run (proposed) at each step, on average."""
+    observations, prices = case.observations, case.prices
+    alpha_now, alpha_new = case.current.replica_month(prices), proposed.replica_month(prices)
+    ran = list(observations.replicas.values())
+    would_run = []
+    for timestamp, rate in sorted(observations.rate.items()):
+        if case.capacity.verdict is Verdict.NOT_LOAD_RELATED:
+            wanted = round(observations.replicas.get(timestamp, proposed.min_replicas))
+        else:
+            wanted = choose_replicas(rate, case.capacity, float(alpha_new), case.constraints).replicas
+        would_run.append(min(max(wanted, proposed.min_replicas), proposed.max_replicas))
+    return MonthlyCost(
+        currency=prices.currency,
+        current=alpha_now * Decimal(str(sum(ran) / len(ran))),
+        proposed=alpha_new * Decimal(str(sum(would_run) / len(would_run))),
+        current_range=(alpha_now * case.current.min_replicas, alpha_now * case.current.max_replicas),
+        proposed_range=(alpha_new * proposed.min_replicas, alpha_new * proposed.max_replicas),
+    )
+
+
+def _evidence(case: _Case, predicted_peak_p95: float) -> dict[str, Any]:
+    """The numbers that drove the plan."""
+    service, observations, capacity = case.service, case.observations, case.capacity
+    rates = list(observations.rate.values())
+    latencies = [value * 1000 for value in observations.latency_p95.values()]
+    slo_ms = service.slo.latency_p95_ms
+    replicas = list(observations.replicas.values())
+    errors = [e / r for r, e in observations.joined(observations.rate, observations.errors) if r > 0]
+    fit = capacity.fit
+    evidence: dict[str, Any] = {
+        "window": format_duration(observations.window),
+        "step": format_duration(observations.step),
+        "samples": len(observations.load_points()),
+        "coverage": round(observations.coverage, 3),
+        "requestRate": {"peak": _r(case.peak), "p95": _r(quantile(rates, 0.95)), "p50": _r(case.typical)},
+        "latencyP95Ms": {
+            "slo": slo_ms,
+            "p50": _r(quantile(latencies, 0.5)),
+            "p95": _r(quantile(latencies, 0.95)),
+            "max": _r(max(latencies)),
+            "shareOverSlo": _r(sum(value > slo_ms for value in latencies) / len(latencies)),
+            "predictedAtPeak": _r(predicted_peak_p95 * 1000),
+        },
+        "errorRatio": {"slo": service.slo.error_ratio, "p95": _r(quantile(errors, 0.95)) if errors else None},
+        "replicas": {
+            "source": observations.replicas_source,
+            "min": min(replicas),
+            "mean": _r(sum(replicas) / len(replicas)),
+            "max": max(replicas),
+        },
+        "capacity": {
+            "verdict": str(capacity.verdict),
+            "perReplicaRps": _r(capacity.per_replica_rps),
+            "observedMaxPerReplicaRps": _r(capacity.observed_max_rps),
+            "observedMaxWithinSloPerReplicaRps": _r(capacity.observed_max_within_slo_rps),
+            "saturationPerReplicaRps": _r(capacity.saturation_rps),
+            "latencyFloorMs": _r(capacity.latency_floor_seconds * 1000) if capacity.latency_floor_seconds else None,
+            "fit": {"model": "1/p95 = a - b*rps", "a": _r(fit.intercept), "b": _r(-fit.slope), "r2": _r(fit.r2)}
+            if fit
+            else None,
+        },
+    }
+    cpu = [u for _, u in observations.cpu_points()]
+    if cpu:
+        request = milli(service.resources.cpu) / 1000
+        evidence["cpu"] = {
+            "perReplicaCoresP95": _r(quantile(cpu, 0.95)),
+            "p95OfRequest": _r(quantile(cpu, 0.95) / request),
+        }
+    memory = list(observations.memory.values())
+    if memory:
+        evidence["memory"] = {
+            "largestReplicaP99Mib": _r(quantile(memory, 0.99) / 2**20),
+            "maxMib": _r(max(memory) / 2**20),
+        }
+    gpu = list(observations.gpu_utilization.values())
+    if gpu:
+        evidence["gpu"] = {"utilizationP50": _r(quantile(gpu, 0.5)), "utilizationP95": _r(quantile(gpu, 0.95))}
+    return evidence
+
+
+def _confidence(observations: Observations, capacity: Capacity, cpu_measured: bool) -> tuple[str, list[str]]:
+    level = len(CONFIDENCE) - 1
+    reasons = []
+
+    def lower(to: str, reason: str) -> None:
+        nonlocal level
+        level = min(level, CONFIDENCE.index(to))
+        reasons.append(reason)
+
+    if capacity.verdict is Verdict.NOT_LOAD_RELATED:
+        lower("low", "latency does not depend on load in the data: replicas were kept, not planned")
+    elif capacity.verdict is Verdict.LOWER_BOUND:
+        lower("medium", "capacity is a lower bound (the highest load seen within the SLO)")
+    if capacity.fit is not None:
+        if capacity.fit.r2 < 0.3:
+            lower("low", f"the latency fit explains little (r2 {capacity.fit.r2:.2f})")
+        elif capacity.fit.r2 < 0.7:
+            lower("medium", f"the latency fit is loose (r2 {capacity.fit.r2:.2f})")
+    if capacity.per_replica_rps is not None and capacity.per_replica_rps > capacity.observed_max_rps:
+        lower("medium", "capacity is extrapolated beyond the highest load observed")
+    if observations.coverage < 0.2:
+        lower("low", f"only {observations.coverage:.0%} of the window has data")
+    elif observations.coverage < 0.5:
+        lower("medium", f"only {observations.coverage:.0%} of the window has data")
+    if not cpu_measured:
+        lower("medium", "CPU or memory usage is missing: those requests were kept")
+    return CONFIDENCE[level], reasons
+
+
+def _r(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, 4) if abs(value) < 10 else round(value, 1)

@@ -1,0 +1,305 @@
+"""The capacity planner's estimate, solver, sizing and patch, on synthetic data (no Prometheus)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import yaml
+
+from ai_platform_policies.cost import DEFAULT_PRICES, Prices
+from infra.offline.plan.capacity import MAX_EXTRAPOLATION, Verdict, estimate_capacity
+from infra.offline.plan.patch import apply_patch, services_patch
+from infra.offline.plan.prometheus import format_duration, parse_duration
+from infra.offline.plan.service_plan import plan_service
+from infra.offline.plan.sizes import Size
+from infra.offline.plan.solver import Constraints, choose_replicas
+from infra.offline.plan.stats import fit_line, quantile
+from infra.offline.runtime import PROJECT_ROOT
+from model.config import ServiceConfig
+from tests.conftest import StackWriter, base_config, base_service
+from tests.plan_series import QueueService, diurnal, observations
+from tests.processes import free_port
+
+PRICES = Prices.from_mapping(DEFAULT_PRICES)
+PROD = Constraints(min_replicas=3, max_limit_ratio=2)
+SLO = 0.3
+LN20 = math.log(20)
+
+
+def run_plan(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra.offline", "plan", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def mm1_points(mu: float, loads: list[float], floor: float = 0.0) -> list[tuple[float, float]]:
+    return [(rho, floor + LN20 / (mu - rho)) for rho in loads]
+
+
+def spread(low: float, high: float, n: int = 40) -> list[float]:
+    return [low + (high - low) * i / (n - 1) for i in range(n)]
+
+
+def service(**overrides: Any) -> ServiceConfig:
+    return ServiceConfig.model_validate(base_service(slo={"latencyP95Ms": 300}, **overrides))
+
+
+# --- the capacity estimate ---------------------------------------------------
+
+
+def test_capacity_is_where_the_fitted_latency_meets_the_slo() -> None:
+    # M/M/1 with mu = 50: p95 = ln20 / (50 - rho) meets 300 ms at rho = 50 - ln20/0.3 (about 40).
+    capacity = estimate_capacity(mm1_points(50, spread(15, 45)), SLO)
+
+    assert capacity.verdict is Verdict.FITTED
+    assert capacity.per_replica_rps == pytest.approx(50 - LN20 / SLO)
+    assert capacity.saturation_rps == pytest.approx(50)
+    assert capacity.latency_at(capacity.per_replica_rps or 0) == pytest.approx(SLO)
+    assert capacity.notes == []
+
+
+def test_capacity_is_never_extrapolated_past_twice_the_load_seen() -> None:
+    capacity = estimate_capacity(mm1_points(100, spread(5, 15)), SLO)
+
+    assert capacity.verdict is Verdict.FITTED
+    assert capacity.per_replica_rps == pytest.approx(MAX_EXTRAPOLATION * 15)
+    assert "capped" in capacity.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("case", "points"),
+    [
+        ("the load never varied", [(10.0, 0.05 + 0.001 * (i % 3)) for i in range(30)]),
+        ("latency does not rise with load", [(rho, 0.05) for rho in spread(5, 20)]),
+        ("latency falls with load (noise, caching)", [(rho, 0.08 - rho / 1000) for rho in spread(5, 20)]),
+    ],
+)
+def test_when_the_data_cannot_tell_capacity_is_the_highest_load_seen_within_the_slo(
+    case: str, points: list[tuple[float, float]]
+) -> None:
+    capacity = estimate_capacity(points, SLO)
+
+    assert capacity.verdict is Verdict.LOWER_BOUND, case
+    assert capacity.fit is None
+    assert capacity.per_replica_rps == pytest.approx(quantile([rho for rho, _ in points], 0.95))
+    assert "cannot tell" in capacity.notes[0]
+
+
+def test_a_slo_miss_that_does_not_depend_on_load_keeps_replicas() -> None:
+    points = [(rho, 0.45 + 0.01 * (i % 2)) for i, rho in enumerate(spread(5, 20))]
+    capacity = estimate_capacity(points, SLO)
+    assert capacity.verdict is Verdict.NOT_LOAD_RELATED
+    assert capacity.per_replica_rps is None
+
+    slow = QueueService("text-classifier", diurnal(15, 60), replicas=3, mu=1000, floor_seconds=0.45)
+    plan = plan_service(
+        service(replicas=3, autoscaling={"minReplicas": 3, "maxReplicas": 6}),
+        observations(slow),
+        PROD,
+        PRICES,
+    )
+    assert plan.capacity.verdict is Verdict.NOT_LOAD_RELATED
+    assert (plan.proposed.min_replicas, plan.proposed.max_replicas) == (3, 6)
+    assert plan.confidence == "low"
+
+
+def test_a_latency_floor_above_the_slo_is_unreachable_and_lambda_decides() -> None:
+    # Latency rises with load but an idle replica already takes 400 ms (SLO 300 ms).
+    points = mm1_points(50, spread(10, 40), floor=0.4)
+    capacity = estimate_capacity(points, SLO)
+    assert capacity.verdict is Verdict.SLO_UNREACHABLE
+    assert capacity.per_replica_rps is None
+    assert capacity.latency_floor_seconds == pytest.approx(0.4, rel=0.1)
+
+    alpha = 100.0  # per replica and month
+    cheap = choose_replicas(120, capacity, alpha, Constraints(min_replicas=1, latency_weight=0))
+    balanced = choose_replicas(120, capacity, alpha, Constraints(min_replicas=1, latency_weight=1))
+    fast = choose_replicas(120, capacity, alpha, Constraints(min_replicas=1, latency_weight=100))
+    assert not cheap.meets_slo
+    # lambda = 0: the fewest replicas that keep the queue stable (load per replica below saturation).
+    assert cheap.replicas == math.floor(120 / (capacity.saturation_rps or 1)) + 1
+    assert cheap.replicas < balanced.replicas < fast.replicas
+    assert cheap.predicted_p95_seconds > balanced.predicted_p95_seconds > fast.predicted_p95_seconds
+
+
+# --- the solver -----------------------------------------------------------------
+
+
+def test_the_cheapest_size_meeting_the_slo_keeps_headroom_and_the_environment_minimum() -> None:
+    capacity = estimate_capacity(mm1_points(50, spread(15, 45)), SLO)  # about 40 req/s per replica
+    per_replica = (capacity.per_replica_rps or 0) / 1.2
+
+    assert choose_replicas(10, capacity, 1, PROD).replicas == 3  # the prod minimum
+    assert choose_replicas(200, capacity, 1, PROD).replicas == math.ceil(200 / per_replica)
+    assert choose_replicas(200, capacity, 1, PROD).meets_slo
+    too_big = choose_replicas(10_000, capacity, 1, Constraints(min_replicas=3, max_replicas=20))
+    assert too_big.replicas <= 20
+    assert not too_big.meets_slo
+
+
+# --- one service, end to end on synthetic series ---------------------------------------
+
+
+def over_provisioned() -> tuple[ServiceConfig, QueueService]:
+    config = service(
+        replicas=8, autoscaling={"minReplicas": 8, "maxReplicas": 16}, resources={"cpu": "2", "memory": "2Gi"}
+    )
+    return config, QueueService("text-classifier", diurnal(40, 80), replicas=8, mu=60)
+
+
+def missing_its_slo() -> tuple[ServiceConfig, QueueService]:
+    config = service(
+        replicas=3,
+        autoscaling={"minReplicas": 3, "maxReplicas": 3},
+        resources={"cpu": "1", "memory": "1Gi", "cpuLimit": "2"},
+    )
+    return config, QueueService("text-classifier", diurnal(45, 135), replicas=3, mu=50, cores_per_request=0.015)
+
+
+def test_an_over_provisioned_service_shrinks_and_saves() -> None:
+    config, truth = over_provisioned()
+    plan = plan_service(config, observations(truth), PROD, PRICES)
+
+    assert plan.proposed.max_replicas < plan.current.min_replicas
+    assert plan.proposed.min_replicas >= 3
+    # 80 req/s at peak; capacity capped at 2x the 10 req/s per replica seen, less 20 % headroom.
+    assert plan.proposed.max_replicas == math.ceil(80 / (20 / 1.2))
+    assert plan.proposed.cpu == "300m"  # (0.05 idle + 0.01 x 20 req/s) x 1.2
+    assert plan.proposed.memory == "384Mi"  # 307 MiB x 1.2, rounded up to 16 MiB
+    assert plan.monthly.proposed < plan.monthly.current
+    assert plan.evidence["capacity"]["verdict"] == "fitted"
+    assert plan.confidence == "medium"  # extrapolated beyond the load seen
+
+
+def test_a_service_missing_its_slo_grows_within_the_prod_limit_ratio() -> None:
+    config, truth = missing_its_slo()
+    plan = plan_service(config, observations(truth), PROD, PRICES)
+
+    assert plan.evidence["latencyP95Ms"]["shareOverSlo"] > 0.2
+    assert plan.proposed.max_replicas > plan.current.max_replicas
+    assert plan.proposed.max_replicas == math.ceil(135 / ((50 - LN20 / SLO) / 1.2))
+    assert plan.evidence["latencyP95Ms"]["predictedAtPeak"] <= 300
+    # The 2-core limit stays (capacity was measured under it); prod allows limit/request <= 2.
+    assert (plan.proposed.cpu, plan.proposed.cpu_limit) == ("1", "2")
+    assert plan.monthly.proposed_range[1] > plan.monthly.current_range[1]
+    assert plan.confidence == "high"
+
+
+def test_without_cadvisor_series_requests_are_kept_and_confidence_drops() -> None:
+    config, truth = over_provisioned()
+    seen = observations(truth)
+    plan = plan_service(config, type(seen)(**{**seen.__dict__, "cpu": {}, "memory": {}}), PROD, PRICES)
+
+    assert (plan.proposed.cpu, plan.proposed.memory) == ("2", "2Gi")
+    assert plan.proposed.max_replicas < plan.current.min_replicas
+    assert any("no CPU usage" in note for note in plan.notes)
+    assert "CPU or memory usage is missing: those requests were kept" in plan.evidence["confidenceReasons"]
+
+
+# --- the patch --------------------------------------------------------------------------
+
+
+def test_the_patch_changes_only_planned_keys_and_merges_into_the_stack(write_stack: StackWriter) -> None:
+    other = base_service(name="other", env={"A": "1"})
+    stack = write_stack(
+        base_config(
+            services=[
+                base_service(
+                    ingress={"host": "a.example.com"}, resources={"cpu": "2", "memory": "2Gi", "cpuLimit": "4"}
+                ),
+                other,
+            ]
+        )
+    )
+    proposed = Size(
+        min_replicas=3,
+        max_replicas=5,
+        target_cpu_utilization=72,
+        cpu="300m",
+        memory="384Mi",
+        cpu_limit=None,
+        memory_limit=None,
+        gpu=0,
+        gpu_type="nvidia-l4",
+    )
+    patch = services_patch(stack, {"text-classifier": proposed})
+    merged = yaml.safe_load(apply_patch(stack.read_text(), patch))
+    first, second = merged["config"]["ai-platform:services"]
+
+    assert first["autoscaling"] == {"minReplicas": 3, "maxReplicas": 5, "targetCPUUtilization": 72}
+    assert first["resources"] == {"cpu": "300m", "memory": "384Mi"}
+    assert first["ingress"] == {"host": "a.example.com"}
+    assert second == other
+    assert merged["config"]["ai-platform:environment"] == "prod"
+    assert services_patch(stack, {"other": Size.of(ServiceConfig.model_validate(other))}) == ""
+
+
+# --- small pieces -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("7d", 604800), ("12h", 43200), ("1h30m", 5400), ("2w", 1209600)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+    assert parse_duration(format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "7", "7days", "-1h", "1.5h"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_a_line_through_points_that_do_not_vary_has_no_slope() -> None:
+    assert fit_line([(1.0, 2.0)] * 5) is None
+    flat = fit_line([(float(x), 2.0) for x in range(5)])
+    assert flat is not None
+    assert (flat.slope, flat.slope_t) == (0.0, 0.0)
+
+
+def test_unreachable_prometheus_is_one_message_per_service_and_exit_1(write_stack: StackWriter) -> None:
+    stack = write_stack(base_config(services=[base_service(), base_service(name="second")]))
+    result = run_plan("--config", str(stack), "--prometheus", f"http://127.0.0.1:{free_port()}", "--json")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["text-classifier", "second"]
+    assert all("no plan: cannot reach Prometheus at http://127.0.0.1:" in line for line in lines)
+    report = yaml.safe_load(result.stdout)
+    assert report["services"] == []
+    assert report["patch"] == ""
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--window", "a week"), ("--latency-weight", "-1")])
+def test_bad_arguments_exit_2_with_usage(write_stack: StackWriter, flag: str, value: str) -> None:
+    stack = write_stack(base_config())
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "infra.offline",
+            "plan",
+            "--config",
+            str(stack),
+            "--prometheus",
+            "http://x",
+            flag,
+            value,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert flag in result.stderr
