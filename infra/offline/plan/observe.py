@@ -123,7 +123,11 @@ def observe(prometheus: Prometheus, service: ServiceConfig, end: float, window: 
         window=window,
         step=step,
         rate=rate,
-        errors=one(f'sum(rate(ai_service_requests_total{{{sel}, status=~"5.."}}[{rng}]))'),
+        # `or ... * 0`: no 5xx series at all is an error rate of 0, not no data.
+        errors=one(
+            f'sum(rate(ai_service_requests_total{{{sel}, status=~"5.."}}[{rng}])) '
+            f"or sum(rate(ai_service_requests_total{{{sel}}}[{rng}])) * 0"
+        ),
         latency_p95=one(
             f"histogram_quantile(0.95, sum by (le) (rate(ai_service_request_duration_seconds_bucket{{{sel}}}[{rng}])))"
         ),
