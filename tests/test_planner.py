@@ -17,7 +17,7 @@ from infra.offline.plan.prometheus import format_duration, parse_duration
 from infra.offline.plan.service_plan import plan_service
 from infra.offline.plan.sizes import Size
 from infra.offline.plan.solver import Constraints, choose_replicas
-from infra.offline.plan.stats import fit_line, quantile
+from infra.offline.plan.stats import fit_line
 from infra.offline.runtime import PROJECT_ROOT
 from model.config import ServiceConfig
 from tests.conftest import StackWriter, base_config, base_service
@@ -90,7 +90,7 @@ def test_when_the_data_cannot_tell_capacity_is_the_highest_load_seen_within_the_
 
     assert capacity.verdict is Verdict.LOWER_BOUND, case
     assert capacity.fit is None
-    assert capacity.per_replica_rps == pytest.approx(quantile([rho for rho, _ in points], 0.95))
+    assert capacity.per_replica_rps == max(rho for rho, _ in points)
     assert "cannot tell" in capacity.notes[0]
 
 
@@ -203,6 +203,36 @@ def test_without_cadvisor_series_requests_are_kept_and_confidence_drops() -> Non
     assert plan.proposed.max_replicas < plan.current.min_replicas
     assert any("no CPU usage" in note for note in plan.notes)
     assert "CPU or memory usage is missing: those requests were kept" in plan.evidence["confidenceReasons"]
+
+
+def test_when_latency_never_moves_the_plan_keeps_the_load_per_replica_that_was_seen() -> None:
+    # Latency flat at well under a millisecond: capacity is only known to be at least 2 req/s per replica.
+    config = service(replicas=6, autoscaling={"minReplicas": 6, "maxReplicas": 6})
+    truth = QueueService("text-classifier", diurnal(6, 12), replicas=6, mu=10_000)
+    plan = plan_service(config, observations(truth), Constraints(min_replicas=1), PRICES)
+
+    assert plan.capacity.verdict is Verdict.LOWER_BOUND
+    assert plan.capacity.per_replica_rps == pytest.approx(2)
+    assert plan.proposed.max_replicas == 6  # 12 req/s at peak / 2: no headroom on a load already seen
+    assert plan.proposed.min_replicas == math.ceil(9 / 2)  # the median load
+    assert plan.confidence == "medium"
+
+
+def test_gpu_utilisation_is_evidence_and_idle_gpus_are_pointed_out() -> None:
+    config = service(
+        replicas=3,
+        autoscaling={"minReplicas": 3, "maxReplicas": 6},
+        resources={"cpu": "4", "memory": "24Gi", "gpu": 1, "gpuType": "nvidia-a100-80gb"},
+    )
+    seen = observations(QueueService("text-classifier", diurnal(3, 9), replicas=3, mu=5, cores_per_request=0.2))
+    busy = {t: 10.0 + 10 * (i % 2) for i, t in enumerate(sorted(seen.rate))}  # 10 % and 20 % in turn
+    seen = type(seen)(**{**seen.__dict__, "gpu_utilization": busy})
+    plan = plan_service(config, seen, PROD, PRICES)
+
+    assert plan.evidence["gpu"] == {"utilizationP50": 15, "utilizationP95": 20}
+    assert any("smaller gpuType" in note for note in plan.notes)
+    assert (plan.proposed.gpu, plan.proposed.gpu_type) == (1, "nvidia-a100-80gb")
+    assert plan.as_json()["proposed"]["gpuType"] == "nvidia-a100-80gb"
 
 
 # --- the patch --------------------------------------------------------------------------

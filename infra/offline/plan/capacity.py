@@ -16,7 +16,8 @@ When the data cannot tell, the estimate says so instead of guessing:
 - the load never varied enough, or latency did not rise with it (by at
   least ``MIN_EFFECT`` over the loads seen, ``MIN_SLOPE_T`` standard errors): the
   capacity is at least the highest per-replica load seen within the SLO
-  (``lower-bound``); planning with it can only over-provision;
+  (``lower-bound``); planning with it (and no extra headroom) keeps the
+  load per replica that was observed, so it can only over-provision;
 - latency misses the SLO at most loads and does not fall with less load:
   scaling out is not shown to help (``not-load-related``); replicas stay;
 - latency does rise with load but its floor is above the SLO: no replica
@@ -79,6 +80,18 @@ class Capacity:
             return None
         return 1 / self.fit.intercept
 
+    def design_rps(self, headroom: float) -> float | None:
+        """The load per replica to plan for: a fitted capacity less headroom; a lower bound as seen.
+
+        A lower bound is a load a replica was seen serving within the SLO, so it
+        needs no headroom of its own (planning with it keeps what was observed).
+        """
+        if self.per_replica_rps is None:
+            return None
+        if self.verdict is Verdict.LOWER_BOUND:
+            return self.per_replica_rps
+        return self.per_replica_rps / (1 + headroom)
+
     def latency_at(self, per_replica_rps: float) -> float:
         """Predicted p95 (seconds) at a per-replica load; ``inf`` past saturation or without a fit."""
         if self.fit is None:
@@ -92,7 +105,7 @@ def estimate_capacity(points: Sequence[tuple[float, float]], slo_seconds: float)
     loads = [rho for rho, _ in points]
     within = [rho for rho, latency in points if latency <= slo_seconds]
     observed_max = max(loads)
-    observed_ok = quantile(within, 0.95) if within else None
+    observed_ok = max(within) if within else None
     line = _load_dependence(points)
 
     def result(verdict: Verdict, rho: float | None, fit: Line | None, note: list[str]) -> Capacity:

@@ -23,6 +23,7 @@ from model.config import ServiceConfig
 
 CONFIDENCE = ("low", "medium", "high")
 DEFAULT_TARGET = 70
+IDLE_GPU_PERCENT = 30
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,12 @@ def plan_service(
     notes = [*capacity.notes, *cpu_notes]
     if proposed.min_replicas == floor and proposed.min_replicas > current.min_replicas:
         notes.append(f"minReplicas raised to the environment's minimum of {floor}")
+    gpu = list(observations.gpu_utilization.values())
+    if gpu and quantile(gpu, 0.95) < IDLE_GPU_PERCENT:
+        notes.append(
+            f"GPUs stay below {IDLE_GPU_PERCENT}% utilisation 95% of the time: a smaller gpuType may serve "
+            "(the planner does not change GPU types; it cannot tell the smaller one's latency)"
+        )
     at_peak = choose_replicas(case.peak, capacity, float(proposed.replica_month(prices)), constraints)
     if capacity.per_replica_rps is not None and not at_peak.meets_slo:
         notes.append(f"no listed size up to {constraints.max_replicas} replicas meets the SLO at peak")
@@ -136,8 +143,9 @@ def _size(case: _Case, alpha: float) -> tuple[Size, list[str], bool]:
     else:
         most = choose_replicas(case.peak, capacity, alpha, constraints).replicas
         fewest = min(choose_replicas(case.typical, capacity, alpha, constraints).replicas, most)
-    if capacity.per_replica_rps is not None:
-        busiest, target_rps = capacity.per_replica_rps, capacity.per_replica_rps / (1 + constraints.headroom)
+    design = capacity.design_rps(constraints.headroom)
+    if capacity.per_replica_rps is not None and design is not None:
+        busiest, target_rps = capacity.per_replica_rps, design
     else:
         busiest = target_rps = case.peak / most
     resources = case.service.resources
@@ -238,6 +246,7 @@ def _evidence(case: _Case, predicted_peak_p95: float) -> dict[str, Any]:
         "capacity": {
             "verdict": str(capacity.verdict),
             "perReplicaRps": _r(capacity.per_replica_rps),
+            "plannedPerReplicaRps": _r(capacity.design_rps(case.constraints.headroom)),
             "observedMaxPerReplicaRps": _r(capacity.observed_max_rps),
             "observedMaxWithinSloPerReplicaRps": _r(capacity.observed_max_within_slo_rps),
             "saturationPerReplicaRps": _r(capacity.saturation_rps),
@@ -263,6 +272,8 @@ def _evidence(case: _Case, predicted_peak_p95: float) -> dict[str, Any]:
     gpu = list(observations.gpu_utilization.values())
     if gpu:
         evidence["gpu"] = {"utilizationP50": _r(quantile(gpu, 0.5)), "utilizationP95": _r(quantile(gpu, 0.95))}
+    elif service.resources.gpu:
+        evidence["gpu"] = None  # no DCGM_FI_DEV_GPU_UTIL for the service's pods
     return evidence
 
 

@@ -7,7 +7,7 @@ splits per service: for a demand ``D`` (requests/s) the cheapest size is the
 smallest listed replica count ``x`` (from the environment's minimum up to
 ``Constraints.max_replicas``) whose per-replica load ``D / x`` keeps the
 predicted p95 within the SLO, with ``headroom`` spare so the autoscaler has
-time to react. When no listed size meets the SLO, it minimises
+time to react (``Capacity.design_rps``). When no listed size meets the SLO, it minimises
 
     alpha * x + lambda * max(0, p95(D / x) - SLO)   (p95 in milliseconds)
 
@@ -51,8 +51,8 @@ class Choice:
 def choose_replicas(demand_rps: float, capacity: Capacity, alpha: float, constraints: Constraints) -> Choice:
     """The cheapest listed replica count for ``demand_rps`` (see the module docstring)."""
     low, high = constraints.min_replicas, max(constraints.min_replicas, constraints.max_replicas)
-    if capacity.per_replica_rps is not None:
-        per_replica = capacity.per_replica_rps / (1 + constraints.headroom)
+    per_replica = capacity.design_rps(constraints.headroom)
+    if per_replica is not None:
         needed = max(low, math.ceil(demand_rps / per_replica - 1e-9))
         if needed <= high:
             return Choice(needed, capacity.latency_at(demand_rps / needed), True)
