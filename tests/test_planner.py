@@ -5,19 +5,20 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import yaml
 
 from ai_platform_policies.cost import DEFAULT_PRICES, Prices
-from infra.offline.plan.capacity import MAX_EXTRAPOLATION, Verdict, estimate_capacity
+from infra.offline.plan.capacity import MAX_EXTRAPOLATION, Capacity, Verdict, estimate_capacity
 from infra.offline.plan.patch import apply_patch, services_patch
 from infra.offline.plan.prometheus import format_duration, parse_duration
 from infra.offline.plan.service_plan import plan_service
 from infra.offline.plan.sizes import Size
 from infra.offline.plan.solver import Constraints, choose_replicas
-from infra.offline.plan.stats import fit_line
+from infra.offline.plan.stats import Line, fit_line
 from infra.offline.runtime import PROJECT_ROOT
 from model.config import ServiceConfig
 from tests.conftest import StackWriter, base_config, base_service
@@ -132,6 +133,46 @@ def test_a_latency_floor_above_the_slo_is_unreachable_and_lambda_decides() -> No
 
 
 # --- the solver -----------------------------------------------------------------
+
+
+def test_the_readme_worked_example() -> None:
+    """README, "Capacity planner": two prod services, lambda = 1 USD/month per ms."""
+    classifier = Size(3, 10, 70, "1", "1Gi", None, None, 0, "nvidia-l4")
+    llm = Size(3, 6, 80, "4", "24Gi", None, None, 1, "nvidia-l4")
+    alpha_classifier, alpha_llm = float(classifier.replica_month(PRICES)), float(llm.replica_month(PRICES))
+    assert (round(alpha_classifier, 2), round(alpha_llm, 2)) == (26.13, 684.16)
+
+    fast = Capacity(Verdict.FITTED, 0.3, (20 - 1 / 0.3) * 3, 45, 45, Line(20, -1 / 3, 1.0, math.inf, 100))
+    assert fast.per_replica_rps == pytest.approx(50)
+    assert fast.latency_floor_seconds == pytest.approx(0.05)
+    assert fast.saturation_rps == pytest.approx(60)
+    peak, median = (
+        choose_replicas(240, fast, alpha_classifier, PROD),
+        choose_replicas(120, fast, alpha_classifier, PROD),
+    )
+    assert (median.replicas, peak.replicas) == (3, 6)
+    assert peak.predicted_p95_seconds == pytest.approx(0.150)
+
+    slow = Capacity(Verdict.SLO_UNREACHABLE, 2.5, None, 3, None, Line(0.35, -0.1, 1.0, math.inf, 100))
+    assert slow.latency_floor_seconds == pytest.approx(2.857, abs=1e-3)
+
+    def plan(weight: float, demand: float) -> int:
+        return choose_replicas(demand, slow, alpha_llm, replace(PROD, latency_weight=weight)).replicas
+
+    assert [plan(weight, 6) for weight in (0, 1, 5)] == [3, 4, 8]
+    assert plan(1, 3) == 3
+    objective = {x: alpha_llm * x + (slow.latency_at(6 / x) - 2.5) * 1000 for x in range(3, 10)}
+    assert {x: round(value, 2) for x, value in objective.items()} == {
+        3: 6219.13,
+        4: 5236.62,
+        5: 5268.61,
+        6: 5604.94,
+        7: 6072.88,
+        8: 6609.61,
+        9: 7186.82,
+    }
+    assert round(6 * alpha_classifier + 4 * alpha_llm, 2) == 2893.43
+    assert round(10 * alpha_classifier + 6 * alpha_llm, 2) == 4366.28
 
 
 def test_the_cheapest_size_meeting_the_slo_keeps_headroom_and_the_environment_minimum() -> None:

@@ -142,7 +142,8 @@ def estimate_capacity(points: Sequence[tuple[float, float]], slo_seconds: float)
             line,
             [
                 f"latency rises with load, but even an idle replica is predicted at {floor}, above the "
-                f"{slo_seconds * 1000:.0f} ms SLO: no replica count meets it; the latency weight decides"
+                f"{slo_seconds * 1000:.0f} ms SLO: no replica count meets it (a faster model, server or GPU "
+                "would); the latency weight decides how many replicas buy how much latency"
             ],
         )
     rho = (intercept - 1 / slo_seconds) / -slope
