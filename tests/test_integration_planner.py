@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,10 +19,10 @@ import pytest
 import yaml
 
 from infra.offline.plan.patch import apply_patch
-from infra.offline.runtime import PROJECT_ROOT
 from tests.conftest import base_config, base_service
 from tests.plan_series import QueueService, diurnal, openmetrics
 from tests.processes import free_port, require_binary, running
+from tests.test_cli import run_cli
 
 pytestmark = pytest.mark.integration
 HOURS = 7
@@ -89,22 +88,11 @@ def stack_file(directory: Path, *extra: dict[str, Any]) -> Path:
     return path
 
 
-def offline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.offline", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=180,
-    )
-
-
 def test_the_plan_shrinks_the_idle_service_grows_the_slow_one_and_its_patch_passes_check(
     prometheus: str, tmp_path: Path
 ) -> None:
     stack = stack_file(tmp_path)
-    result = offline("plan", "--config", str(stack), "--prometheus", prometheus, "--window", "6h", "--json")
+    result = run_cli("plan", "--config", str(stack), "--prometheus", prometheus, "--window", "6h", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     plans = {service["name"]: service for service in report["services"]}
@@ -129,13 +117,13 @@ def test_the_plan_shrinks_the_idle_service_grows_the_slow_one_and_its_patch_pass
     services = {s["name"]: s for s in yaml.safe_load(patched.read_text())["config"]["ai-platform:services"]}
     assert services["classifier"]["autoscaling"]["maxReplicas"] == classifier["proposed"]["maxReplicas"]
     assert services["reranker"]["autoscaling"]["maxReplicas"] == reranker["proposed"]["maxReplicas"]
-    check = offline("check", "--config", str(patched), "--json")
+    check = run_cli("check", "--config", str(patched), "--json")
     assert check.returncode == 0, check.stdout + check.stderr
     assert [v for v in json.loads(check.stdout)["violations"] if v["enforcementLevel"] == "mandatory"] == []
 
 
 def test_markdown_fits_a_pull_request_comment(prometheus: str, tmp_path: Path) -> None:
-    result = offline(
+    result = run_cli(
         "plan",
         "--config",
         str(stack_file(tmp_path)),
@@ -156,7 +144,7 @@ def test_a_service_without_data_gets_a_message_and_exit_1_while_the_others_are_p
     prometheus: str, tmp_path: Path
 ) -> None:
     stack = stack_file(tmp_path, base_service(name="unscraped"))
-    result = offline("plan", "--config", str(stack), "--prometheus", prometheus, "--window", "6h", "--json")
+    result = run_cli("plan", "--config", str(stack), "--prometheus", prometheus, "--window", "6h", "--json")
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -168,7 +156,7 @@ def test_a_service_without_data_gets_a_message_and_exit_1_while_the_others_are_p
 
 
 def test_too_short_a_window_is_a_message_per_service(prometheus: str, tmp_path: Path) -> None:
-    result = offline("plan", "--config", str(stack_file(tmp_path)), "--prometheus", prometheus, "--window", "30m")
+    result = run_cli("plan", "--config", str(stack_file(tmp_path)), "--prometheus", prometheus, "--window", "30m")
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

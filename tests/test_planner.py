@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from dataclasses import replace
 from typing import Any
 
@@ -19,27 +17,16 @@ from infra.offline.plan.service_plan import plan_service
 from infra.offline.plan.sizes import Size
 from infra.offline.plan.solver import Constraints, choose_replicas
 from infra.offline.plan.stats import Line, fit_line
-from infra.offline.runtime import PROJECT_ROOT
 from model.config import ServiceConfig
 from tests.conftest import StackWriter, base_config, base_service
 from tests.plan_series import QueueService, diurnal, observations
 from tests.processes import free_port
+from tests.test_cli import run_cli
 
 PRICES = Prices.from_mapping(DEFAULT_PRICES)
 PROD = Constraints(min_replicas=3, max_limit_ratio=2)
 SLO = 0.3
 LN20 = math.log(20)
-
-
-def run_plan(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "infra.offline", "plan", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 def mm1_points(mu: float, loads: list[float], floor: float = 0.0) -> list[tuple[float, float]]:
@@ -338,7 +325,7 @@ def test_a_line_through_points_that_do_not_vary_has_no_slope() -> None:
 
 def test_unreachable_prometheus_is_one_message_per_service_and_exit_1(write_stack: StackWriter) -> None:
     stack = write_stack(base_config(services=[base_service(), base_service(name="second")]))
-    result = run_plan("--config", str(stack), "--prometheus", f"http://127.0.0.1:{free_port()}", "--json")
+    result = run_cli("plan", "--config", str(stack), "--prometheus", f"http://127.0.0.1:{free_port()}", "--json")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -352,25 +339,7 @@ def test_unreachable_prometheus_is_one_message_per_service_and_exit_1(write_stac
 @pytest.mark.parametrize(("flag", "value"), [("--window", "a week"), ("--latency-weight", "-1")])
 def test_bad_arguments_exit_2_with_usage(write_stack: StackWriter, flag: str, value: str) -> None:
     stack = write_stack(base_config())
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "infra.offline",
-            "plan",
-            "--config",
-            str(stack),
-            "--prometheus",
-            "http://x",
-            flag,
-            value,
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    result = run_cli("plan", "--config", str(stack), "--prometheus", "http://x", flag, value)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert flag in result.stderr
