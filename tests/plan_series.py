@@ -82,6 +82,7 @@ def openmetrics(services: list[QueueService], start: int, end: int, interval: in
     for service in services:
         sel = f'namespace="{service.namespace}",service="{service.name}"'
         route = f'{sel},route="/v1/predict"'
+        probe = f'{sel},route="/healthz"'
         counters: dict[str, float] = {}
 
         def add(series: str, value: float, counters: dict[str, float] = counters) -> float:
@@ -98,6 +99,11 @@ def openmetrics(services: list[QueueService], start: int, end: int, interval: in
                 samples[f'ai_service_request_duration_seconds_bucket{{{route},le="{le}"}}'] = add(f"b{le}", within)
             samples[f'ai_service_request_duration_seconds_bucket{{{route},le="+Inf"}}'] = add("inf", requests)
             samples[f"ai_service_request_duration_seconds_count{{{route}}}"] = add("count", requests)
+            # Kubelet probes: a request per replica a second, answered in under 5 ms; not traffic.
+            probes = service.replicas * interval
+            samples[f'ai_service_requests_total{{{probe},method="GET",status="200"}}'] = add("probes", probes)
+            for bound in ("0.005", "+Inf"):
+                samples[f'ai_service_request_duration_seconds_bucket{{{probe},le="{bound}"}}'] = add(bound, probes)
             deployment = f'namespace="{service.namespace}",deployment="{service.name}"'
             samples[f"kube_deployment_status_replicas_available{{{deployment}}}"] = service.replicas
             samples[f"kube_deployment_spec_replicas{{{deployment}}}"] = service.replicas

@@ -98,6 +98,8 @@ def test_the_plan_shrinks_the_idle_service_grows_the_slow_one_and_its_patch_pass
     plans = {service["name"]: service for service in report["services"]}
     classifier, reranker = plans["classifier"], plans["reranker"]
 
+    # Probe requests (8 a second, all fast) are not traffic.
+    assert classifier["evidence"]["requestRate"]["peak"] == pytest.approx(80, abs=0.5)
     # Over-provisioned: fewer, smaller replicas (never below prod's 3), and cheaper.
     assert classifier["evidence"]["capacity"]["verdict"] == "fitted"
     assert 3 <= classifier["proposed"]["minReplicas"] <= classifier["proposed"]["maxReplicas"] < 8

@@ -9,6 +9,7 @@ samples of different series at one timestamp describe the same moment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -87,6 +88,8 @@ def observe(prometheus: Prometheus, service: ServiceConfig, end: float, window: 
         )
     rng = format_duration(step)
     sel = f'namespace="{service.namespace}", service="{service.name}"'
+    # Traffic only: probes and scrapes are cheap requests that say nothing of capacity.
+    served = f'{sel}, route!~"{_probe_routes(service)}"'
     deployment = f'namespace="{service.namespace}", deployment="{service.name}"'
     # Pods of the Deployment only: <name>-<replica set hash>-<pod hash>.
     pods = f'namespace="{service.namespace}", pod=~"{service.name}-[a-z0-9]+-[a-z0-9]+"'
@@ -103,7 +106,7 @@ def observe(prometheus: Prometheus, service: ServiceConfig, end: float, window: 
                 return series, source
         return {}, "none"
 
-    rate = one(f"sum(rate(ai_service_requests_total{{{sel}}}[{rng}]))")
+    rate = one(f"sum(rate(ai_service_requests_total{{{served}}}[{rng}]))")
     if not any(value > 0 for value in rate.values()):
         raise NoPlanError(
             f"no requests in the last {format_duration(window)}: Prometheus has no ai_service_requests_total "
@@ -125,11 +128,12 @@ def observe(prometheus: Prometheus, service: ServiceConfig, end: float, window: 
         rate=rate,
         # `or ... * 0`: no 5xx series at all is an error rate of 0, not no data.
         errors=one(
-            f'sum(rate(ai_service_requests_total{{{sel}, status=~"5.."}}[{rng}])) '
-            f"or sum(rate(ai_service_requests_total{{{sel}}}[{rng}])) * 0"
+            f'sum(rate(ai_service_requests_total{{{served}, status=~"5.."}}[{rng}])) '
+            f"or sum(rate(ai_service_requests_total{{{served}}}[{rng}])) * 0"
         ),
         latency_p95=one(
-            f"histogram_quantile(0.95, sum by (le) (rate(ai_service_request_duration_seconds_bucket{{{sel}}}[{rng}])))"
+            "histogram_quantile(0.95, sum by (le) "
+            f"(rate(ai_service_request_duration_seconds_bucket{{{served}}}[{rng}])))"
         ),
         replicas=replicas,
         replicas_source=source,
@@ -139,6 +143,13 @@ def observe(prometheus: Prometheus, service: ServiceConfig, end: float, window: 
     )
     _require_enough(observations, window, step)
     return observations
+
+
+def _probe_routes(service: ServiceConfig) -> str:
+    """A PromQL regex (in a double-quoted string) matching the service's probe and metrics paths."""
+    paths = sorted({service.health.liveness_path, service.health.readiness_path, "/metrics"})
+    pattern = "|".join(re.escape(path) for path in paths)
+    return pattern.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _require_enough(observations: Observations, window: float, step: float) -> None:

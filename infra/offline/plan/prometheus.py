@@ -57,8 +57,11 @@ class Prometheus:
     timeout: float = 30.0
 
     def check_reachable(self) -> None:
-        """Raise ``PrometheusError`` unless the server answers its build-info endpoint."""
-        self._get("/api/v1/status/buildinfo", {})
+        """Raise ``PrometheusError`` unless the server answers a trivial query.
+
+        A query rather than a status endpoint, so PromQL-compatible servers (Thanos, Mimir) pass too.
+        """
+        self._get("/api/v1/query", {"query": "vector(1)"})
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[tuple[Mapping[str, str], Series]]:
         """Each series of a range query, with its labels."""
