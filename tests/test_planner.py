@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from ai_platform_policies.cost import DEFAULT_PRICES, Prices
+from infra.offline.check import check_stack
 from infra.offline.plan.capacity import MAX_EXTRAPOLATION, Capacity, Verdict, estimate_capacity
 from infra.offline.plan.patch import apply_patch, services_patch
 from infra.offline.plan.prometheus import format_duration, parse_duration
@@ -19,6 +21,7 @@ from infra.offline.plan.solver import Constraints, choose_replicas
 from infra.offline.plan.stats import Line, fit_line
 from model.config import ServiceConfig
 from tests.conftest import StackWriter, base_config, base_service
+from tests.helpers import manifests_of
 from tests.plan_series import QueueService, diurnal, observations
 from tests.processes import free_port
 from tests.test_cli import run_cli
@@ -299,6 +302,26 @@ def test_the_patch_changes_only_planned_keys_and_merges_into_the_stack(write_sta
     assert second == other
     assert merged["config"]["ai-platform:environment"] == "prod"
     assert services_patch(stack, {"other": Size.of(ServiceConfig.model_validate(other))}) == ""
+
+
+def test_a_patch_that_adds_autoscaling_passes_check(write_stack: StackWriter, tmp_path: Path) -> None:
+    stack = write_stack(base_config("dev", services=[base_service(replicas=1)]), name="dev")
+    proposed = replace(
+        Size.of(ServiceConfig.model_validate(base_service(replicas=1))),
+        max_replicas=3,
+        target_cpu_utilization=75,
+        cpu="120m",
+        memory="256Mi",
+    )
+    patched = tmp_path / "patched" / "Pulumi.dev.yaml"
+    patched.parent.mkdir()
+    patched.write_text(apply_patch(stack.read_text(), services_patch(stack, {"text-classifier": proposed})))
+
+    report = check_stack(patched)
+    assert not report.failed, report.as_json()
+    [hpa] = manifests_of(report.rendered, "HorizontalPodAutoscaler")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+    assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 75
 
 
 # --- small pieces -------------------------------------------------------------------
