@@ -42,28 +42,18 @@ def services_patch(stack_file: Path, sizes: Mapping[str, Size]) -> str:
 def _apply_size(entry: dict[str, Any], size: Size) -> None:
     if entry.get("replicas", 1) != size.min_replicas:
         entry["replicas"] = size.min_replicas
-    if size.target_cpu_utilization is None:
+    scaling = size.autoscaling_keys()
+    if scaling:
+        entry["autoscaling"] = {**(entry.get("autoscaling") or {}), **scaling}
+    else:
         entry.pop("autoscaling", None)
-    else:
-        scaling = dict(entry.get("autoscaling") or {})
-        scaling |= {
-            "minReplicas": size.min_replicas,
-            "maxReplicas": size.max_replicas,
-            "targetCPUUtilization": size.target_cpu_utilization,
-        }
-        entry["autoscaling"] = scaling
     resources = dict(entry.get("resources") or {})
-    resources |= {"cpu": size.cpu, "memory": size.memory}
-    _set_or_drop(resources, "cpuLimit", size.cpu_limit)
-    _set_or_drop(resources, "memoryLimit", size.memory_limit)
+    for key, value in size.resources_keys().items():
+        if value is None:
+            resources.pop(key, None)
+        else:
+            resources[key] = value
     entry["resources"] = resources
-
-
-def _set_or_drop(mapping: dict[str, Any], key: str, value: str | None) -> None:
-    if value is None:
-        mapping.pop(key, None)
-    else:
-        mapping[key] = value
 
 
 def apply_patch(stack_text: str, patch_text: str) -> str:

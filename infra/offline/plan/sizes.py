@@ -47,6 +47,20 @@ class Size:
             requests[cost.GPU] = str(self.gpu)
         return cost.hourly(requests, prices, self.gpu_type if self.gpu else None) * prices.hours_per_month
 
+    def autoscaling_keys(self) -> dict[str, int]:
+        """The stack file's ``autoscaling`` keys for this size (the one place that names them)."""
+        if self.target_cpu_utilization is None:
+            return {}
+        return {
+            "minReplicas": self.min_replicas,
+            "maxReplicas": self.max_replicas,
+            "targetCPUUtilization": self.target_cpu_utilization,
+        }
+
+    def resources_keys(self) -> dict[str, str | None]:
+        """The stack file's ``resources`` keys the planner sets; ``None`` removes a key."""
+        return {"cpu": self.cpu, "memory": self.memory, "cpuLimit": self.cpu_limit, "memoryLimit": self.memory_limit}
+
     def as_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
             "minReplicas": self.min_replicas,
