@@ -5,8 +5,8 @@ holding the whole services list as the stack file has it, with only the
 planned keys changed (``replicas``, ``autoscaling``, ``resources``); every
 other key and every other service is kept as written. Applying it is a
 deep merge in which mappings merge and lists are replaced, e.g.
-``yq eval-all '. as $i ireduce ({}; . * $i)' Pulumi.prod.yaml patch.yaml``,
-or ``apply_patch`` here.
+``yq -y -s '.[0] * .[1]' Pulumi.prod.yaml patch.yaml`` (jq's ``*``), or
+``apply_patch`` here.
 """
 
 from __future__ import annotations
