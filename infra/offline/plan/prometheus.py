@@ -39,10 +39,10 @@ def parse_duration(text: str) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """The shortest Prometheus duration for whole seconds (``300`` -> ``5m``)."""
+    """A Prometheus duration for whole seconds, in days at most (``300`` -> ``5m``, a week -> ``7d``)."""
     whole = int(seconds)
     parts = []
-    for unit, name in zip(_UNIT_SECONDS, "wdhms", strict=True):
+    for unit, name in zip(_UNIT_SECONDS[1:], "dhms", strict=True):
         count, whole = divmod(whole, unit)
         if count:
             parts.append(f"{count}{name}")
