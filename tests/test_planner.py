@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -14,7 +16,7 @@ from ai_platform_policies.cost import DEFAULT_PRICES, Prices
 from infra.offline.check import check_stack
 from infra.offline.plan.capacity import MAX_EXTRAPOLATION, Capacity, Verdict, estimate_capacity
 from infra.offline.plan.patch import apply_patch, services_patch
-from infra.offline.plan.prometheus import format_duration, parse_duration
+from infra.offline.plan.prometheus import Prometheus, PrometheusError, format_duration, parse_duration
 from infra.offline.plan.service_plan import plan_service
 from infra.offline.plan.sizes import Size
 from infra.offline.plan.solver import Constraints, choose_replicas
@@ -366,3 +368,22 @@ def test_bad_arguments_exit_2_with_usage(write_stack: StackWriter, flag: str, va
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert flag in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "message"),
+    [
+        (200, "<html>Grafana</html>", "answered HTTP 200 without JSON: is this a Prometheus?"),
+        (400, '{"status": "error", "errorType": "bad_data", "error": "parse error"}', "answered HTTP 400: parse error"),
+        (200, '{"status": "success", "data": {"resultType": "vector", "result": []}}', "expected a matrix"),
+    ],
+)
+def test_prometheus_answers_that_are_not_data_are_errors_for_a_user(
+    monkeypatch: pytest.MonkeyPatch, status: int, body: str, message: str
+) -> None:
+    def answer(url: str, **_: Any) -> httpx.Response:
+        return httpx.Response(status, text=body, request=httpx.Request("GET", url))
+
+    monkeypatch.setattr(httpx, "get", answer)
+    with pytest.raises(PrometheusError, match=re.escape(message)):
+        Prometheus("http://prometheus:9090").query_range("up", 0, 3600, 300)

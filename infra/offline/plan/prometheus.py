@@ -88,7 +88,7 @@ class Prometheus:
                 f"{self.url}{path} answered HTTP {response.status_code} without JSON: is this a Prometheus?"
             ) from None
         if not isinstance(body, dict) or body.get("status") != "success":
-            message = body.get("error") if isinstance(body, dict) else None
-            raise PrometheusError(f"{self.url}{path} answered HTTP {response.status_code}: {message or body!r}")
+            message = (body.get("error") if isinstance(body, dict) else None) or repr(body)
+            raise PrometheusError(f"{self.url}{path} answered HTTP {response.status_code}: {message}")
         data = body.get("data")
         return data if isinstance(data, dict) else {}
