@@ -41,6 +41,21 @@ def _change(service: ServicePlan) -> str:
     return f"{word} {service.monthly.currency} {abs(delta):,.2f}/month"
 
 
+def _why(service: ServicePlan) -> str:
+    """The evidence that drove the plan, in one line."""
+    evidence, capacity = service.evidence, service.capacity
+    latency = evidence["latencyP95Ms"]
+    rate = evidence["requestRate"]
+    if capacity.per_replica_rps is not None:
+        estimate = f"{capacity.per_replica_rps:.3g} req/s per replica at the SLO ({capacity.verdict})"
+    else:
+        estimate = f"no capacity at the SLO ({capacity.verdict})"
+    return (
+        f"peak {rate['peak']:.3g} req/s, median {rate['p50']:.3g}; p95 latency up to {latency['p95']:.0f} ms "
+        f"95 % of the time, over the {latency['slo']} ms SLO {latency['shareOverSlo']:.0%} of the time; {estimate}"
+    )
+
+
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -50,7 +65,7 @@ def format_text(plan: Plan) -> str:
     for service in plan.services:
         m = service.monthly
         lines += [
-            f"  {service.name} (confidence {service.confidence}):",
+            f"  {service.name} (confidence {service.confidence}): {_why(service)}",
             f"    current:  {_size(service.current)}  ~{m.currency} {_money(m.current)}/month",
             f"    proposed: {_size(service.proposed)}  ~{m.currency} {_money(m.proposed)}/month ({_change(service)})",
             *(f"    - {note}" for note in service.notes),
@@ -84,6 +99,7 @@ def format_markdown(plan: Plan) -> str:
             "",
             f"<details><summary>{s.name}: evidence</summary>",
             "",
+            f"- {_why(s)}",
             *(f"- {note}" for note in s.notes),
             "",
             "```json",
