@@ -20,7 +20,7 @@ from infra.offline.plan.prometheus import Prometheus, PrometheusError, format_du
 from infra.offline.plan.service_plan import plan_service
 from infra.offline.plan.sizes import Size
 from infra.offline.plan.solver import Constraints, choose_replicas
-from infra.offline.plan.stats import Line, fit_line
+from infra.offline.plan.stats import Line, fit_line, quantile
 from model.config import ServiceConfig
 from tests.conftest import StackWriter, base_config, base_service
 from tests.helpers import manifests_of
@@ -58,6 +58,17 @@ def test_capacity_is_where_the_fitted_latency_meets_the_slo() -> None:
     assert capacity.saturation_rps == pytest.approx(50)
     assert capacity.latency_at(capacity.per_replica_rps or 0) == pytest.approx(SLO)
     assert capacity.notes == []
+
+
+def test_a_p95_beyond_the_top_bucket_counts_as_saturated_not_as_missing() -> None:
+    # histogram_quantile answers +Inf when the p95 falls in the +Inf bucket.
+    points = [*mm1_points(50, spread(15, 40)), *((rho, math.inf) for rho in spread(49, 55, 8))]
+    capacity = estimate_capacity(points, SLO)
+
+    assert capacity.verdict is Verdict.FITTED
+    assert capacity.observed_max_rps == 55
+    assert capacity.per_replica_rps == pytest.approx(50 - LN20 / SLO, rel=0.1)
+    assert quantile([1.0, math.inf, math.inf], 0.9) == math.inf
 
 
 def test_capacity_is_never_extrapolated_past_twice_the_load_seen() -> None:

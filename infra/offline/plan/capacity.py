@@ -165,6 +165,7 @@ def _load_dependence(points: Sequence[tuple[float, float]]) -> Line | None:
     median, span = quantile(loads, 0.5), quantile(loads, 0.9) - quantile(loads, 0.1)
     if median <= 0 or span < MIN_LOAD_SPREAD * median:
         return None
+    # A p95 beyond the histogram's top bucket (+Inf) is a saturated replica: 1/p95 = 0.
     inverse = [(rho, 1 / latency) for rho, latency in points if latency > 0]
     line = fit_line(inverse)
     if line is None or line.slope >= 0 or line.slope_t < MIN_SLOPE_T:

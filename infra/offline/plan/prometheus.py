@@ -23,7 +23,7 @@ _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)
 _UNIT_SECONDS = (7 * 86400, 86400, 3600, 60, 1)
 
 Series = dict[float, float]
-"""One time series: timestamp (seconds) -> value, NaN dropped."""
+"""One time series: timestamp (seconds) -> value; NaN (no data) dropped, +Inf (p95 above the top bucket) kept."""
 
 
 class PrometheusError(Exception):
@@ -71,7 +71,7 @@ class Prometheus:
         return [
             (
                 dict(item.get("metric") or {}),
-                {float(t): float(v) for t, v in item.get("values") or [] if math.isfinite(float(v))},
+                {float(t): float(v) for t, v in item.get("values") or [] if not math.isnan(float(v))},
             )
             for item in data.get("result") or []
         ]

@@ -15,6 +15,8 @@ def quantile(values: Iterable[float], q: float) -> float:
     position = min(max(q, 0.0), 1.0) * (len(ordered) - 1)
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
+    if position == low or ordered[low] == ordered[high]:
+        return ordered[low]  # also keeps inf - inf out
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
