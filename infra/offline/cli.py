@@ -10,8 +10,7 @@
 
 Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
 policy violations (or a program failure); 2 invalid stack configuration, in
-which case nothing is written. ``plan`` exits 1 when any service could not be
-planned (Prometheus unreachable, no or too little data), with one message each.
+which case nothing is written.
 """
 
 from __future__ import annotations
@@ -27,9 +26,7 @@ from infra.offline.check import CheckReport, check_stack, render, stack_cost, st
 from infra.offline.diff import DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import write_render
 from infra.offline.pack_process import PolicyPackError
-from infra.offline.plan import report as plan_report
-from infra.offline.plan.planner import plan_stack
-from infra.offline.plan.prometheus import Prometheus, parse_duration
+from infra.offline.plan import command as planner
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
 from infra.offline.schema import is_custom_resource
@@ -67,7 +64,7 @@ def _command(args: argparse.Namespace) -> int:
     if args.command == "check":
         return _check(stack_file, args)
     if args.command == "plan":
-        return _plan(stack_file, args)
+        return planner.run(stack_file, args)
     rendered = render(stack_file)
     if args.command == "cost":
         result = stack_cost(rendered)
@@ -95,37 +92,6 @@ def _check(stack_file: Path, args: argparse.Namespace) -> int:
     else:
         _print_report(report)
     return EXIT_FINDINGS if report.failed else EXIT_OK
-
-
-def _plan(stack_file: Path, args: argparse.Namespace) -> int:
-    """Capacity plan from Prometheus; every service without a plan gets a line on stderr and exit 1."""
-    plan = plan_stack(stack_file, Prometheus(args.prometheus), args.window, args.latency_weight)
-    for name, message in plan.errors.items():
-        print(f"{name}: no plan: {message}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(plan_report.as_json(plan), indent=2))
-    elif args.format == "markdown":
-        print(plan_report.format_markdown(plan))
-    else:
-        print(plan_report.format_text(plan))
-    return EXIT_OK if plan.complete else EXIT_FINDINGS
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _weight(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError("the latency weight must be a number >= 0")
-    return value
 
 
 def _diff(stack: str, base: str, output: str) -> int:
@@ -188,19 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="print a JSON report")
     output.add_argument("--format", choices=("text", "markdown"), default="text")
 
-    plan_command = commands.add_parser("plan", help="capacity plan from Prometheus: replicas and requests per service")
-    add_stack_arguments(plan_command)
-    plan_command.add_argument("--prometheus", required=True, help="Prometheus base URL, e.g. http://prometheus:9090")
-    plan_command.add_argument("--window", type=_duration, default="7d", help="history to read (default 7d)")
-    plan_command.add_argument(
-        "--latency-weight",
-        type=_weight,
-        default=1.0,
-        help="lambda: currency per month per ms of p95 above the SLO, used when no size meets it (default 1)",
-    )
-    output = plan_command.add_mutually_exclusive_group()
-    output.add_argument("--json", action="store_true", help="print a JSON report")
-    output.add_argument("--format", choices=("text", "markdown"), default="text")
+    planner.add_command(commands, add_stack_arguments)
 
     diff_command = commands.add_parser("diff", help="compare the desired state at a git ref with the working tree")
     diff_command.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.NAME.yaml")
