@@ -71,6 +71,16 @@ def test_a_p95_beyond_the_top_bucket_counts_as_saturated_not_as_missing() -> Non
     assert quantile([1.0, math.inf, math.inf], 0.9) == math.inf
 
 
+def test_a_service_always_past_its_slo_gets_a_capacity_below_the_data_with_a_note() -> None:
+    # SLO 100 ms, met up to 50 - ln20/0.1 (about 20) req/s per replica; every load seen was 22 or more.
+    capacity = estimate_capacity(mm1_points(50, spread(22, 45)), 0.1)
+
+    assert capacity.verdict is Verdict.FITTED
+    assert capacity.observed_max_within_slo_rps is None
+    assert capacity.per_replica_rps == pytest.approx(50 - LN20 / 0.1)
+    assert "extrapolated below the data" in capacity.notes[0]
+
+
 def test_capacity_is_never_extrapolated_past_twice_the_load_seen() -> None:
     capacity = estimate_capacity(mm1_points(100, spread(5, 15)), SLO)
 

@@ -156,6 +156,11 @@ def estimate_capacity(points: Sequence[tuple[float, float]], slo_seconds: float)
         rho = MAX_EXTRAPOLATION * observed_max
     elif rho > observed_max:
         notes.append(f"capacity extrapolated beyond the highest load observed ({observed_max:.3g} req/s per replica)")
+    elif rho < min(loads):
+        notes.append(
+            f"every load observed ({min(loads):.3g} req/s per replica and up) was past the SLO: capacity is "
+            "extrapolated below the data"
+        )
     return result(Verdict.FITTED, rho, line, notes)
 
 

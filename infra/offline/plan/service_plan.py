@@ -297,6 +297,8 @@ def _confidence(observations: Observations, capacity: Capacity, cpu_measured: bo
             lower("medium", f"the latency fit is loose (r2 {capacity.fit.r2:.2f})")
     if capacity.per_replica_rps is not None and capacity.per_replica_rps > capacity.observed_max_rps:
         lower("medium", "capacity is extrapolated beyond the highest load observed")
+    if capacity.per_replica_rps is not None and capacity.observed_max_within_slo_rps is None:
+        lower("medium", "no load observed met the SLO: capacity is extrapolated below the data")
     if observations.coverage < 0.2:
         lower("low", f"only {observations.coverage:.0%} of the window has data")
     elif observations.coverage < 0.5:
