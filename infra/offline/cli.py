@@ -4,6 +4,8 @@
     python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json]
     python -m infra.offline diff   --stack NAME --base GITREF [--format text|markdown]
     python -m infra.offline cost   (--stack NAME | --config FILE) [--json | --format markdown]
+    python -m infra.offline plan   (--stack NAME | --config FILE) --prometheus URL [--window 7d]
+                                   [--latency-weight L] [--json | --format markdown]
     python -m infra.offline schema
 
 Exit codes: 0 clean (advisory findings allowed); 1 schema errors or mandatory
@@ -38,6 +40,7 @@ from infra.offline.config_schema import reference_markdown, stack_file_schema, w
 from infra.offline.diff import BaseRefError, DiffError, compare, format_markdown, format_text, render_at_ref
 from infra.offline.manifests import write_render
 from infra.offline.pack_process import PolicyPackError
+from infra.offline.plan import command as planner
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
 from infra.offline.schema import has_crd_schema, is_custom_resource
@@ -105,6 +108,8 @@ def _command(args: argparse.Namespace) -> int:
         return _diff(args.stack, args.base, args.format)
     if args.command == "check":
         return _check(stack_file, args)
+    if args.command == "plan":
+        return planner.run(stack_file, args)
     rendered = render(stack_file)
     if args.command == "cost":
         result = stack_cost(rendered)
@@ -236,6 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument(
         "--format", choices=("text", "markdown"), default="text", help="text (default) or a markdown table"
     )
+
+    planner.add_command(commands, add_stack_arguments)
 
     diff_command = commands.add_parser("diff", help="compare the desired state at a git ref with the working tree")
     diff_command.add_argument("--stack", required=True, help="stack name: stacks/Pulumi.NAME.yaml")
