@@ -319,7 +319,7 @@ def test_the_patch_changes_only_planned_keys_and_merges_into_the_stack(write_sta
     merged = yaml.safe_load(apply_patch(stack.read_text(), patch))
     first, second = merged["config"]["ai-platform:services"]
 
-    assert first["autoscaling"] == {"minReplicas": 3, "maxReplicas": 5, "targetCPUUtilization": 72}
+    assert first["autoscaling"] == {"minReplicas": 3, "maxReplicas": 5, "metric": "cpu", "target": 72}
     assert first["resources"] == {"cpu": "300m", "memory": "384Mi"}
     assert first["ingress"] == {"host": "a.example.com"}
     assert second == other

@@ -44,7 +44,9 @@ def _apply_size(entry: dict[str, Any], size: Size) -> None:
         entry["replicas"] = size.min_replicas
     scaling = size.autoscaling_keys()
     if scaling:
-        entry["autoscaling"] = {**(entry.get("autoscaling") or {}), **scaling}
+        kept = {k: v for k, v in (entry.get("autoscaling") or {}).items() if k != "targetCPUUtilization"}
+        # The earlier spelling gives way to `metric` + `target` (both at once is a config error).
+        entry["autoscaling"] = {**kept, **scaling}
     else:
         entry.pop("autoscaling", None)
     resources = dict(entry.get("resources") or {})

@@ -29,6 +29,8 @@ def _size(size: Size) -> str:
         f"{size.min_replicas}" if size.min_replicas == size.max_replicas else f"{size.min_replicas}-{size.max_replicas}"
     )
     target = f" @ {size.target_cpu_utilization}% CPU" if size.target_cpu_utilization is not None else ""
+    if size.load_metric is not None:
+        target = f" @ {size.load_metric[1]:g} {size.load_metric[0]} per replica"
     limits = "".join(
         f", {name} limit {value}" for name, value in (("cpu", size.cpu_limit), ("memory", size.memory_limit)) if value
     )

@@ -167,7 +167,8 @@ def _size(case: _Case, alpha: float) -> tuple[Size, list[str], bool]:
         current,
         min_replicas=fewest,
         max_replicas=most,
-        target_cpu_utilization=target if autoscaled else None,
+        # A load metric (KEDA) keeps its metric and per-replica target; only the bounds change.
+        target_cpu_utilization=target if autoscaled and current.load_metric is None else None,
     )
     notes = []
     if cpu is None:

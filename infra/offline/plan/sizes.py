@@ -17,13 +17,15 @@ class Size:
     min_replicas: int
     max_replicas: int
     target_cpu_utilization: int | None
-    """``None``: not autoscaled (``replicas`` only)."""
+    """``None``: not autoscaled on CPU (``replicas`` only, or a load metric)."""
     cpu: str
     memory: str
     cpu_limit: str | None
     memory_limit: str | None
     gpu: int
     gpu_type: str
+    load_metric: tuple[str, float] | None = None
+    """KEDA autoscaling (``requestsPerSecond`` or ``inFlight``, per-replica target): kept as it is."""
 
     @classmethod
     def of(cls, service: ServiceConfig) -> Size:
@@ -31,7 +33,8 @@ class Size:
         return cls(
             min_replicas=service.min_replicas,
             max_replicas=service.max_replicas,
-            target_cpu_utilization=scaling.target_cpu_utilization if scaling else None,
+            target_cpu_utilization=int(scaling.per_replica_target) if scaling and not scaling.uses_keda else None,
+            load_metric=(scaling.metric, scaling.per_replica_target) if scaling and scaling.uses_keda else None,
             cpu=resources.cpu,
             memory=resources.memory,
             cpu_limit=resources.cpu_limit,
@@ -47,15 +50,15 @@ class Size:
             requests[cost.GPU] = str(self.gpu)
         return cost.hourly(requests, prices, self.gpu_type if self.gpu else None) * prices.hours_per_month
 
-    def autoscaling_keys(self) -> dict[str, int]:
+    def autoscaling_keys(self) -> dict[str, Any]:
         """The stack file's ``autoscaling`` keys for this size (the one place that names them)."""
+        bounds: dict[str, Any] = {"minReplicas": self.min_replicas, "maxReplicas": self.max_replicas}
+        if self.load_metric is not None:
+            metric, target = self.load_metric
+            return bounds | {"metric": metric, "target": int(target) if float(target).is_integer() else target}
         if self.target_cpu_utilization is None:
             return {}
-        return {
-            "minReplicas": self.min_replicas,
-            "maxReplicas": self.max_replicas,
-            "targetCPUUtilization": self.target_cpu_utilization,
-        }
+        return bounds | {"metric": "cpu", "target": self.target_cpu_utilization}
 
     def resources_keys(self) -> dict[str, str | None]:
         """The stack file's ``resources`` keys the planner sets; ``None`` removes a key."""
@@ -66,6 +69,8 @@ class Size:
             "minReplicas": self.min_replicas,
             "maxReplicas": self.max_replicas,
             "targetCPUUtilization": self.target_cpu_utilization,
+            "metric": self.load_metric[0] if self.load_metric else ("cpu" if self.target_cpu_utilization else None),
+            "target": self.load_metric[1] if self.load_metric else self.target_cpu_utilization,
             "cpu": self.cpu,
             "memory": self.memory,
             "cpuLimit": self.cpu_limit,
