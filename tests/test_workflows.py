@@ -80,3 +80,14 @@ def test_drift_detection_expects_no_changes_after_a_refresh() -> None:
     assert workflow[True]["schedule"]  # `on` parses as True in YAML 1.1
     [preview] = [s for s in steps(workflow) if s.get("uses", "").startswith("pulumi/actions@")]
     assert preview["with"]["refresh"] is True and preview["with"]["expect-no-changes"] is True
+
+
+def test_deploy_installs_only_what_the_program_and_its_policy_pack_need() -> None:
+    workflow = load("deploy.yml")
+    install = " ".join(step.get("run", "") for step in workflow["jobs"]["up"]["steps"])
+    assert "--require-hashes -r requirements.txt -r policies/requirements.txt" in install
+    assert "--no-deps -e ." in install
+    assert "requirements/dev.txt" not in install and "make" not in install.split()
+    # The offline gate (which needs the development tools) runs first, in a job without credentials.
+    assert workflow["jobs"]["up"]["needs"] == ["gate"]
+    assert "secrets." not in yaml.safe_dump(workflow["jobs"]["gate"])
