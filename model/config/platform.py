@@ -153,6 +153,16 @@ class JenkinsConfig(HelmChartConfig):
     agent_image: ImageRef = "docker.io/pulumi/pulumi-python:3.140.0"
 
 
+class CiIdentitiesConfig(StrictModel):
+    """Kubernetes identities for CI in this environment's cluster (``components/ci_identities.py``)."""
+
+    enabled: StrictBool = True
+    namespace: DnsLabel = "ci-identities"
+    long_lived_tokens: StrictBool = True
+    """A token Secret per identity, for kubeconfigs outside the cluster (GitHub, Jenkins); turn off where
+    CI gets short-lived tokens another way (e.g. the API server trusts the CI's OIDC issuer)."""
+
+
 Price = Annotated[float, Field(ge=0)]
 
 
@@ -187,6 +197,7 @@ class PlatformConfig(StrictModel):
     registry: RegistryConfig | None = None
     monitoring: MonitoringConfig | None = None
     jenkins: JenkinsConfig | None = None
+    ci_identities: CiIdentitiesConfig = CiIdentitiesConfig()
     pricing: PricingConfig = PricingConfig()
     services: list[ServiceConfig] = Field(default_factory=list)
     registry_password: SecretStr | None = None
