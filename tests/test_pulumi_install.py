@@ -50,8 +50,9 @@ def test_the_language_host_finds_requirements_in_the_program_folder() -> None:
 
 def test_paths_resolve_from_the_program_folder_where_pip_runs() -> None:
     lines = requirement_lines(REQUIREMENTS)
-    assert lines == ["--no-require-hashes", "-r ../requirements.txt", "-e .."]
+    assert lines == ["--no-require-hashes", "-r ../requirements.txt", "-r ../policies/requirements.txt", "-e .."]
     assert (PROGRAM_DIR / "../requirements.txt").resolve() == PROJECT_ROOT / "requirements.txt"
+    assert (PROGRAM_DIR / "../policies/requirements.txt").resolve() == PROJECT_ROOT / "policies" / "requirements.txt"
     assert (PROGRAM_DIR / ".." / "pyproject.toml").resolve() == PROJECT_ROOT / "pyproject.toml"
 
 
@@ -74,7 +75,9 @@ def test_pulumi_install_gives_a_virtualenv_the_program_runs_in(tmp_path: Path) -
         assert result.returncode == 0, result.stdout + result.stderr[-4000:]
 
     # As pulumi-language-python-exec runs it: infra/ first on sys.path (here: `-c` from infra/).
-    imports = "import pulumi, pulumi_kubernetes, pulumi_docker, components.platform, model.stack_config, infra.sdk"
+    imports = "import pulumi_kubernetes, pulumi_docker, components.platform, model.stack_config, infra.sdk"
+    # The policy pack runs in the same virtualenv (policies/PulumiPolicy.yaml).
+    imports += ", pulumi_policy, ai_platform_policies.pack"
     result = _run([python, "-c", f"{imports}; print(components.platform.__file__)"], cwd=PROGRAM_DIR)
     assert result.returncode == 0, result.stderr
     assert Path(result.stdout.strip()) == PROJECT_ROOT / "components" / "platform.py"
