@@ -91,7 +91,13 @@ def main() -> int:
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=SERVICE_DIR,
-        env={**os.environ, "MODEL_DIR": str(SERVICE_DIR / "model")},
+        # Metrics on a free loopback port: the default (0.0.0.0:9090) may be taken and is not loopback.
+        env={
+            **os.environ,
+            "MODEL_DIR": str(SERVICE_DIR / "model"),
+            "METRICS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(free_port()),
+        },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

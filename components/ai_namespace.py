@@ -1,6 +1,7 @@
 """``AiNamespace``: a namespace for AI services, with admission rules and a capacity cap.
 
-The namespace enforces the restricted Pod Security Standard at admission; its
+The namespace enforces the restricted Pod Security Standard at admission and
+denies all network traffic but DNS unless a service's policy allows it; its
 ResourceQuota is derived from the services declared in it (every replica at
 its autoscaling maximum, plus one surge pod per service for rollouts, plus
 headroom), so the cap grows with the stack file instead of drifting from it;
@@ -17,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ai_platform_policies.quantity import format_cpu, format_memory, parse_quantity
-from components.kube import PART_OF
+from components.kube import PART_OF, default_deny
 from model.config import Environment, ServiceConfig
 
 #: Extra capacity on top of what the declared services can use at most.
@@ -58,6 +59,8 @@ class AiNamespace(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        # Every service then allows only what it needs (AiService's NetworkPolicy).
+        default_deny(args.name, labels, inside)
         metadata = k8s.meta.v1.ObjectMetaArgs(name="ai-services", namespace=args.name, labels=labels)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",

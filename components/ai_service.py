@@ -10,26 +10,32 @@ configuration (ConfigMap for plain env, Secret for secret env).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS
+from components.autoscaling import WAKE_ONLY_THRESHOLD, ingress_request_query, load_query, prometheus_trigger
 from components.kube import (
     http_probe,
     namespace_peer,
     restricted_container_security_context,
     restricted_pod_security_context,
     selector_labels,
+    service_peer,
     standard_labels,
     tls_ingress_spec,
 )
+from components.priority_classes import priority_class_name
 from model.config import ClusterConfig, Environment, ServiceConfig
+from model.config.services import EgressRule
 
 #: Secret env values are mounted as files here; ``<NAME>_FILE`` points at each.
 SECRETS_MOUNT_PATH = "/var/run/secrets/ai-platform"
 HTTP_PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
 GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
 SERVICE_PORT = 80
 
@@ -47,6 +53,14 @@ class AiServiceArgs:
     """Values of ``service.secret_env``, as Pulumi secrets."""
     image_pull_secret: str | None = None
     """Pull secret of the platform registry in the service's namespace."""
+    kubernetes_version: str = "1.31"
+    """The cluster's minor version (the native ``sleep`` preStop action needs 1.30)."""
+    services: Mapping[str, ServiceConfig] = field(default_factory=dict)
+    """Every AI service of the stack by name: whom this one may call, and who may call it."""
+    prometheus_url: str | None = None
+    """The platform's Prometheus, which KEDA asks for load metrics."""
+    keda: Sequence[pulumi.Resource] = ()
+    """What must exist before a ScaledObject (KEDA's release, with its CRDs)."""
 
 
 class AiService(pulumi.ComponentResource):
@@ -84,7 +98,7 @@ class AiService(pulumi.ComponentResource):
             name,
             metadata=self._metadata(config.name),
             spec=self._deployment_spec(account, env_config, secret_env),
-            opts=child,
+            opts=pulumi.ResourceOptions.merge(child, self._deployment_options()),
         )
         self.service = k8s.core.v1.Service(
             name,
@@ -95,7 +109,14 @@ class AiService(pulumi.ComponentResource):
                 ports=[
                     k8s.core.v1.ServicePortArgs(
                         name=HTTP_PORT_NAME, port=SERVICE_PORT, target_port=HTTP_PORT_NAME, protocol="TCP"
-                    )
+                    ),
+                    # Only Prometheus reaches it (NetworkPolicy); the ingress routes to `http` alone.
+                    k8s.core.v1.ServicePortArgs(
+                        name=METRICS_PORT_NAME,
+                        port=config.metrics_port,
+                        target_port=METRICS_PORT_NAME,
+                        protocol="TCP",
+                    ),
                 ],
             ),
             opts=child,
@@ -117,6 +138,40 @@ class AiService(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace, "url": self.url, "externalUrl": self.external_url})
 
     # --- pieces ----------------------------------------------------------
+
+    def _deployment_options(self) -> pulumi.ResourceOptions:
+        """How long Pulumi waits for a rollout, and who owns ``spec.replicas``.
+
+        Pulumi waits for every replica to become Ready; a rolling update
+        replaces them one at a time, so the wait is the startup budget per
+        replica at the most replicas. With an autoscaler, ``spec.replicas`` is
+        declared (the first rollout starts at the minimum, not Kubernetes'
+        default of 1) but ignored on updates: pulumi-kubernetes then sends the
+        live value while it still owns the field and drops it once the
+        autoscaler has taken it over (provider/pkg/await/await.go,
+        ``handleSSAIgnoreFields``), so adding autoscaling to a running service
+        never falls back to one replica and later updates never fight the HPA.
+        """
+        config = self._args.service
+        wait = f"{config.health.startup_budget_seconds * max(1, config.max_replicas)}s"
+        return pulumi.ResourceOptions(
+            custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait),
+            ignore_changes=["spec.replicas"] if config.autoscaling is not None else None,
+        )
+
+    def _pre_stop(self) -> k8s.core.v1.LifecycleArgs | None:
+        """A pause before SIGTERM: endpoints and the ingress controller stop routing to the pod first."""
+        seconds = self._args.service.health.pre_stop_seconds
+        if not seconds:
+            return None
+        minor = int(self._args.kubernetes_version.split(".")[1])
+        if minor >= 30:  # the sleep action is beta (on by default) from 1.30: no binary needed in the image
+            handler = k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds))
+        else:
+            handler = k8s.core.v1.LifecycleHandlerArgs(
+                exec_=k8s.core.v1.ExecActionArgs(command=["sleep", str(seconds)])
+            )
+        return k8s.core.v1.LifecycleArgs(pre_stop=handler)
 
     def _metadata(self, name: str, **annotations: str) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
@@ -163,7 +218,9 @@ class AiService(pulumi.ComponentResource):
         prod = self._args.environment == "prod"
         volumes = [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi"))]
         mounts = [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")]
-        env: list[k8s.core.v1.EnvVarArgs] = []
+        env: list[k8s.core.v1.EnvVarArgs] = [
+            k8s.core.v1.EnvVarArgs(name="METRICS_PORT", value=str(config.metrics_port)),
+        ]
         env_from: list[k8s.core.v1.EnvFromSourceArgs] = []
         if env_config is not None:
             env_from.append(
@@ -188,8 +245,13 @@ class AiService(pulumi.ComponentResource):
             name=config.name,
             image=self._args.image,
             image_pull_policy="IfNotPresent",
-            ports=[k8s.core.v1.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=config.port, protocol="TCP")],
-            env=env or None,
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=config.port, protocol="TCP"),
+                k8s.core.v1.ContainerPortArgs(
+                    name=METRICS_PORT_NAME, container_port=config.metrics_port, protocol="TCP"
+                ),
+            ],
+            env=env,
             env_from=env_from or None,
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests=config.resources.requests, limits=config.resources.limits
@@ -202,25 +264,20 @@ class AiService(pulumi.ComponentResource):
             ),
             liveness_probe=http_probe(health.liveness_path, HTTP_PORT_NAME, period_seconds=10, failure_threshold=3),
             readiness_probe=http_probe(health.readiness_path, HTTP_PORT_NAME, period_seconds=5, failure_threshold=2),
+            lifecycle=self._pre_stop(),
             security_context=restricted_container_security_context(),
             volume_mounts=mounts,
         )
         node_selector, tolerations = self._gpu_placement()
         return k8s.apps.v1.DeploymentSpecArgs(
-            # With an autoscaler the HPA owns the replica count; declaring it
-            # here too would make every `pulumi up` fight the HPA.
-            replicas=None if config.autoscaling is not None else config.replicas,
+            # With an autoscaler, the first rollout starts at its minimum; after
+            # that the HPA owns the count (see _deployment_options).
+            replicas=config.min_replicas,
             revision_history_limit=5,
+            # The controller marks a rollout failed when no replica became available for this long.
+            progress_deadline_seconds=config.health.startup_budget_seconds,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-            strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                # prod: surge first, never below the desired count; elsewhere
-                # replace in place, so no spare (GPU) capacity is needed.
-                rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
-                    max_surge=1 if prod else 0,
-                    max_unavailable=0 if prod else 1,
-                ),
-            ),
+            strategy=self._rollout(prod),
             template=k8s.core.v1.PodTemplateSpecArgs(
                 metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._pod_labels()),
                 spec=k8s.core.v1.PodSpecArgs(
@@ -233,8 +290,50 @@ class AiService(pulumi.ComponentResource):
                     topology_spread_constraints=self._spread() if config.max_replicas > 1 else None,
                     node_selector=node_selector,
                     tolerations=tolerations,
+                    affinity=self._gpu_affinity(),
+                    priority_class_name=priority_class_name(config.priority),
                 ),
             ),
+        )
+
+    def _rollout(self, prod: bool) -> k8s.apps.v1.DeploymentStrategyArgs:
+        """Surge first in prod (never below the desired count); replace in place elsewhere and for GPUs.
+
+        A surge pod needs one more GPU than the service holds: on a full GPU
+        pool it would stay Pending until the progress deadline fails the
+        rollout. GPU services therefore replace one replica at a time; prod's
+        minimum of replicas (the policy pack) and the PodDisruptionBudget keep
+        all but one serving throughout.
+        """
+        surge = prod and not self._args.service.resources.gpu
+        return k8s.apps.v1.DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(
+                max_surge=1 if surge else 0, max_unavailable=0 if surge else 1
+            ),
+        )
+
+    def _gpu_affinity(self) -> k8s.core.v1.AffinityArgs | None:
+        """GPU services run only on nodes with their GPU model, as GPU feature discovery labels them."""
+        resources = self._args.service.resources
+        if not resources.gpu:
+            return None
+        return k8s.core.v1.AffinityArgs(
+            node_affinity=k8s.core.v1.NodeAffinityArgs(
+                required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                    node_selector_terms=[
+                        k8s.core.v1.NodeSelectorTermArgs(
+                            match_expressions=[
+                                k8s.core.v1.NodeSelectorRequirementArgs(
+                                    key=GPU_PRODUCT_LABEL,
+                                    operator="In",
+                                    values=list(GPU_PRODUCTS[resources.gpu_type]),
+                                )
+                            ]
+                        )
+                    ]
+                )
+            )
         )
 
     def _pod_labels(self) -> dict[str, str]:
@@ -267,9 +366,13 @@ class AiService(pulumi.ComponentResource):
         return dict(cluster.gpu_node_selector), [toleration]
 
     def _autoscaler(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        """CPU: a HorizontalPodAutoscaler. Load metrics: a KEDA ScaledObject (which runs its own HPA); never both."""
         config = self._args.service
         scaling = config.autoscaling
         assert scaling is not None
+        if scaling.uses_keda:
+            self._scaled_object(name, opts)
+            return
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
             name,
             metadata=self._metadata(config.name),
@@ -285,7 +388,7 @@ class AiService(pulumi.ComponentResource):
                         resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
                             name="cpu",
                             target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=scaling.target_cpu_utilization
+                                type="Utilization", average_utilization=int(scaling.per_replica_target)
                             ),
                         ),
                     )
@@ -296,6 +399,54 @@ class AiService(pulumi.ComponentResource):
                 ),
             ),
             opts=opts,
+        )
+
+    def _scaled_object(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        """A KEDA ScaledObject on the service's own metric contract, read from the platform's Prometheus.
+
+        The query returns the service's total (request rate or requests in
+        flight over every replica); ``AverageValue`` makes the HPA KEDA runs
+        hold total/replicas near ``target``. Scaled to zero there are no pods
+        and so no series of its own: a second trigger on the ingress
+        controller's request counter for the service's Ingress wakes it.
+        """
+        config = self._args.service
+        scaling = config.autoscaling
+        assert scaling is not None and self._args.prometheus_url is not None, "validated: KEDA needs monitoring"
+        triggers = [
+            prometheus_trigger(self._args.prometheus_url, load_query(config), scaling.per_replica_target, "load")
+        ]
+        if scaling.min_replicas == 0:
+            # Only wakes the service: a threshold no ingress rate reaches never drives the replica count.
+            triggers.append(
+                prometheus_trigger(
+                    self._args.prometheus_url,
+                    ingress_request_query(config),
+                    WAKE_ONLY_THRESHOLD,
+                    "wake",
+                    activation=scaling.activation_target,
+                )
+            )
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaler",
+            api_version="keda.sh/v1alpha1",
+            kind="ScaledObject",
+            metadata=self._metadata(config.name),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": config.name},
+                "minReplicaCount": scaling.min_replicas,
+                "maxReplicaCount": scaling.max_replicas,
+                "pollingInterval": 15,
+                # How long a scaled-to-zero candidate must be idle before its last replica goes.
+                "cooldownPeriod": 300,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {
+                        "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
+                    }
+                },
+                "triggers": triggers,
+            },
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(self._args.keda))),
         )
 
     def _disruption_budget(self, name: str, opts: pulumi.ResourceOptions) -> None:
@@ -314,24 +465,66 @@ class AiService(pulumi.ComponentResource):
         )
 
     def _network_policy(self, name: str, opts: pulumi.ResourceOptions) -> None:
-        """Only the ingress controller and monitoring may open connections to the pods."""
+        """Who may connect to the pods, and where they may connect; the namespace denies everything else.
+
+        In: the ingress controller on the serving port, Prometheus on the
+        metrics port, and the services whose ``egress`` names this one. Out:
+        the service's ``egress`` list (DNS is allowed namespace-wide).
+        """
         config = self._args.service
         cluster = self._args.cluster
-        peers = [namespace_peer(namespace) for namespace in (cluster.ingress_namespace, cluster.monitoring_namespace)]
+        http = [k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT_NAME, protocol="TCP")]
+        ingress = [
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[namespace_peer(cluster.ingress_namespace)], ports=http
+            ),
+            k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[namespace_peer(cluster.monitoring_namespace)],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=METRICS_PORT_NAME, protocol="TCP")],
+            ),
+        ]
+        callers = [caller for caller in self._args.services.values() if self._calls_me(caller)]
+        if callers:
+            ingress.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[service_peer(caller.namespace, caller.name) for caller in callers], ports=http
+                )
+            )
         k8s.networking.v1.NetworkPolicy(
             name,
             metadata=self._metadata(config.name),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
-                policy_types=["Ingress"],
-                ingress=[
-                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                        from_=peers,
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=HTTP_PORT_NAME, protocol="TCP")],
-                    )
-                ],
+                policy_types=["Ingress", "Egress"],
+                ingress=ingress,
+                egress=[self._egress_rule(rule) for rule in config.egress],
             ),
             opts=opts,
+        )
+
+    def _calls_me(self, caller: ServiceConfig) -> bool:
+        return any(rule.service == self._args.service.name for rule in caller.egress)
+
+    def _egress_rule(self, rule: EgressRule) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+        def tcp(ports: list[int] | list[str]) -> list[k8s.networking.v1.NetworkPolicyPortArgs]:
+            return [k8s.networking.v1.NetworkPolicyPortArgs(port=port, protocol="TCP") for port in ports]
+
+        if rule.service is not None:
+            target = self._args.services[rule.service]
+            return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[service_peer(target.namespace, target.name)], ports=tcp(rule.ports or [target.port])
+            )
+        if rule.namespace is not None:
+            return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                to=[namespace_peer(rule.namespace)], ports=tcp(rule.ports)
+            )
+        return k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+            to=[
+                k8s.networking.v1.NetworkPolicyPeerArgs(
+                    ip_block=k8s.networking.v1.IPBlockArgs(cidr=str(rule.cidr), except_=list(rule.except_) or None)
+                )
+            ],
+            ports=tcp(rule.ports),
         )
 
     def _ingress(self, name: str, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:

@@ -56,6 +56,7 @@ PREVIEW_READS: dict[str, list[str]] = {
     "apps": ["deployments"],
     "autoscaling": ["horizontalpodautoscalers"],
     "policy": ["poddisruptionbudgets"],
+    "scheduling.k8s.io": ["priorityclasses"],
     "networking.k8s.io": ["ingresses", "networkpolicies"],
     "rbac.authorization.k8s.io": ["clusterrolebindings", "clusterroles", "rolebindings", "roles"],
     "cert-manager.io": ["certificates", "clusterissuers", "issuers"],

@@ -192,6 +192,7 @@ class ClusterAddons(pulumi.ComponentResource):
     ingress: IngressNginx | None
     cert_manager: CertManager | None
     metrics_server: MetricsServer | None
+    keda: Keda | None
     #: What workloads with an Ingress or an HPA must wait for.
     ready: list[pulumi.Resource]
 
@@ -206,7 +207,7 @@ class ClusterAddons(pulumi.ComponentResource):
         self.cert_manager = self._addon(CertManager, "cert-manager", config.cert_manager)
         self.metrics_server = self._addon(MetricsServer, "metrics-server", config.metrics_server)
         self._addon(NvidiaDevicePlugin, "nvidia-device-plugin", config.nvidia_device_plugin)
-        self._addon(Keda, "keda", config.keda)
+        self.keda = self._addon(Keda, "keda", config.keda)
         if self.cert_manager is not None and config.cert_manager is not None:
             self.ready.append(self._cluster_issuer(config.cert_manager, self.cert_manager))
         for addon in (self.ingress, self.metrics_server):

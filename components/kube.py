@@ -81,6 +81,52 @@ def namespace_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     )
 
 
+def service_peer(namespace: str, name: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    """A NetworkPolicy peer: the pods of one AI service (by its selector labels) in its namespace."""
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name)),
+    )
+
+
+def default_deny(namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+    """Deny every connection into and out of a namespace's pods, except DNS lookups.
+
+    Workloads then declare their own allows. DNS goes to kube-system (CoreDNS
+    or kube-dns on every common distribution) on port 53.
+    """
+
+    def metadata(name: str) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
+
+    k8s.networking.v1.NetworkPolicy(
+        f"{namespace}-default-deny",
+        metadata=metadata("default-deny"),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+        ),
+        opts=opts,
+    )
+    k8s.networking.v1.NetworkPolicy(
+        f"{namespace}-allow-dns",
+        metadata=metadata("allow-dns"),
+        spec=k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[namespace_peer("kube-system")],
+                    ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="UDP"),
+                        k8s.networking.v1.NetworkPolicyPortArgs(port=53, protocol="TCP"),
+                    ],
+                )
+            ],
+        ),
+        opts=opts,
+    )
+
+
 def tls_ingress_spec(
     *,
     host: str,

@@ -24,6 +24,8 @@ from components.observability import alertmanager_config, platform_dashboard, se
 from model.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
+#: The Helm release name; the chart names its Prometheus Service ``<release>-prometheus``.
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
 DASHBOARD_LABEL = "grafana_dashboard"
 
 
@@ -147,11 +149,13 @@ class Monitoring(pulumi.ComponentResource):
     TYPE = "ai-platform:monitoring:Monitoring"
 
     stack: KubePrometheusStack
+    prometheus_url: str
+    """In-cluster URL of Prometheus (the chart's ``<release>-prometheus`` Service), for KEDA's triggers."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         self.stack = KubePrometheusStack(
-            "kube-prometheus-stack",
+            PROMETHEUS_RELEASE,
             HelmAddonArgs(
                 chart=args.config.kube_prometheus_stack,
                 environment=args.environment,
@@ -166,6 +170,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.stack.release])
         namespace = self.stack.namespace_name
+        self.prometheus_url = f"http://{PROMETHEUS_RELEASE}-prometheus.{namespace}.svc:9090"
         for service in args.services:
             self._watch(service, after_crds)
             self._dashboard(f"dashboard-{service.name}", namespace, service_dashboard(service, args.environment))
@@ -185,7 +190,7 @@ class Monitoring(pulumi.ComponentResource):
                 "selector": {"matchLabels": selector_labels(service.name)},
                 "namespaceSelector": {"matchNames": [service.namespace]},
                 "endpoints": [
-                    {"port": "http", "path": service.metrics_path, "interval": "30s", "scrapeTimeout": "10s"}
+                    {"port": "metrics", "path": service.metrics_path, "interval": "30s", "scrapeTimeout": "10s"}
                 ],
             },
             opts=opts,

@@ -26,7 +26,9 @@ from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.helm_addon import HelmAddonArgs
 from components.jenkins import Jenkins
 from components.monitoring import Monitoring, MonitoringArgs
+from components.priority_classes import PriorityClasses
 from components.registry import ContainerRegistry, ContainerRegistryArgs
+from components.registry_access import RegistryAccess, RegistryAccessArgs
 from components.service_image import ServiceImage, ServiceImageArgs
 from model.config import PlatformConfig, ServiceConfig
 from model.config.services import PROJECT_ROOT
@@ -38,10 +40,12 @@ class Platform(pulumi.ComponentResource):
     TYPE = "ai-platform:index:Platform"
 
     provider: k8s.Provider
+    priority_classes: PriorityClasses
     namespaces: dict[str, AiNamespace]
     monitoring: Monitoring | None
     addons: ClusterAddons
     registry: ContainerRegistry | None
+    registry_access: RegistryAccess | None
     jenkins: Jenkins | None
     services: dict[str, AiService]
     ci_identities: CiIdentities | None
@@ -59,6 +63,8 @@ class Platform(pulumi.ComponentResource):
         self._within = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
         self._config = config
 
+        # Before any pod names one of them.
+        self.priority_classes = PriorityClasses("priority", opts=self._within)
         self.namespaces = {
             namespace: AiNamespace(
                 f"ns-{namespace}",
@@ -84,6 +90,7 @@ class Platform(pulumi.ComponentResource):
             opts=self._after([self.monitoring.stack.release] if self.monitoring else []),
         )
         self.registry = self._registry()
+        self.registry_access = self._registry_access()
         self.jenkins = self._jenkins()
         self.services = {service.name: self._service(service) for service in config.services}
         self.ci_identities = (
@@ -95,7 +102,7 @@ class Platform(pulumi.ComponentResource):
             {
                 "serviceUrls": {name: service.url for name, service in self.services.items()},
                 "externalUrls": {name: service.external_url for name, service in self.services.items()},
-                "registryHost": self.registry.host if self.registry else None,
+                "registryHost": self.registry_access.push_host if self.registry_access else None,
                 "ciServiceAccounts": self.ci_identities.service_accounts if self.ci_identities else None,
             }
         )
@@ -122,8 +129,9 @@ class Platform(pulumi.ComponentResource):
         )
 
     def _registry(self) -> ContainerRegistry | None:
+        """The in-cluster registry, when the stack runs one."""
         config = self._config
-        if config.registry is None or not config.registry.enabled:
+        if config.registry is None or not config.registry.in_cluster:
             return None
         assert config.registry_password is not None, "validated: the registry needs registryPassword"
         return ContainerRegistry(
@@ -133,9 +141,36 @@ class Platform(pulumi.ComponentResource):
                 environment=config.environment,
                 cluster=config.cluster,
                 password=_secret(config.registry_password),
-                pull_secret_namespaces=sorted(self.namespaces),
             ),
             opts=self._after([*self.namespaces.values(), *self.addons.ready]),
+        )
+
+    def _registry_access(self) -> RegistryAccess | None:
+        """Push credentials and pull secrets for the stack's registry, in the cluster or external."""
+        registry = self._config.registry
+        if registry is None or not registry.enabled:
+            return None
+        password = self._config.registry_password
+        if registry.external is not None:
+            host, server, username = registry.external.host, registry.external.server, registry.external.username
+            ready: list[pulumi.Resource] = []
+        else:
+            assert registry.host is not None and self.registry is not None, "validated: in-cluster registry"
+            host = server = registry.host
+            username = registry.username
+            # Pushes wait for the registry and its trusted certificate.
+            ready = [self.registry, self.registry.certificate]
+        return RegistryAccess(
+            "registry-access",
+            RegistryAccessArgs(
+                push_host=host,
+                server=server,
+                username=username,
+                password=_secret(password) if password is not None and username is not None else None,
+                namespaces=sorted(self.namespaces),
+                ready=ready,
+            ),
+            opts=self._after(list(self.namespaces.values())),
         )
 
     def _jenkins(self) -> Jenkins | None:
@@ -160,27 +195,32 @@ class Platform(pulumi.ComponentResource):
         """A prebuilt reference as given, or the digest of the image built from source."""
         if service.image.ref is not None:
             return service.image.ref
-        registry = self.registry
-        assert service.image.build is not None and registry is not None, "validated: builds need the registry"
+        access = self.registry_access
+        assert service.image.build is not None and access is not None, "validated: builds need a registry"
         image = ServiceImage(
             f"{service.name}-image",
             ServiceImageArgs(
                 context=PROJECT_ROOT / service.image.build,
-                repository=pulumi.Output.concat(registry.host, "/ai/", service.name),
-                registry_host=registry.host,
-                username=registry.username,
-                password=registry.password,
+                repository=f"{access.push_host}/ai/{service.name}",
+                registry_host=access.server,
+                username=access.username,
+                password=access.password,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[registry]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=access.ready),
         )
         return image.image_ref
 
     def _service(self, service: ServiceConfig) -> AiService:
         config = self._config
         secrets = config.service_secrets.get(service.name, {})
-        dependencies: list[pulumi.Resource] = [self.namespaces[service.namespace], *self.addons.ready]
-        if self.registry is not None:
-            dependencies.append(self.registry.pull_secrets[service.namespace])
+        dependencies: list[pulumi.Resource] = [
+            self.namespaces[service.namespace],
+            self.priority_classes,
+            *self.addons.ready,
+        ]
+        access = self.registry_access
+        if access is not None and service.namespace in access.pull_secrets:
+            dependencies.append(access.pull_secrets[service.namespace])
         return AiService(
             service.name,
             AiServiceArgs(
@@ -189,7 +229,11 @@ class Platform(pulumi.ComponentResource):
                 cluster=config.cluster,
                 image=self._image(service),
                 secret_values={key: _secret(value) for key, value in secrets.items()},
-                image_pull_secret=self.registry.pull_secret_name if self.registry else None,
+                image_pull_secret=access.pull_secret_name if access is not None else None,
+                kubernetes_version=config.kubernetes_version,
+                services={other.name: other for other in config.services},
+                prometheus_url=self.monitoring.prometheus_url if self.monitoring else None,
+                keda=[self.addons.keda.release] if self.addons.keda else [],
             ),
             opts=self._after(dependencies),
         )

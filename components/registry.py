@@ -3,21 +3,23 @@
 CNCF Distribution as our own resources (not a chart): a rendered
 ``config.yml``, htpasswd auth from a Pulumi secret, a PersistentVolumeClaim
 (protected in prod), a single hardened replica (filesystem storage on a
-ReadWriteOnce volume cannot be shared), a Service, and a TLS Ingress that
-accepts multi-GB layer uploads. It also writes an image pull secret into
-every namespace that runs AI services, and exposes host and credentials for
-image builds.
+ReadWriteOnce volume cannot be shared), a Service, a TLS Ingress that accepts
+multi-GB layer uploads, and its certificate, which image pushes wait for.
+Pull secrets and push credentials are ``RegistryAccess``'s, the same as for an
+external registry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import base64
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from components.kube import (
+    default_deny,
     http_probe,
     namespace_peer,
     restricted_container_security_context,
@@ -26,11 +28,13 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
-from components.registry_config import docker_config_json, htpasswd_line, registry_config_yaml
+from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry"
-PULL_SECRET_NAME = "platform-registry"
+TLS_SECRET = "registry-tls"
+#: How long a first `pulumi up` waits for the ACME certificate (DNS must point at the ingress by then).
+CERTIFICATE_WAIT = "20m"
 PORT = 5000
 METRICS_PORT = 5001
 
@@ -42,8 +46,6 @@ class ContainerRegistryArgs:
     cluster: ClusterConfig
     password: pulumi.Input[str]
     """The registry user's password, a Pulumi secret."""
-    pull_secret_namespaces: Sequence[str] = ()
-    """Namespaces that get a pull secret for this registry."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
@@ -54,13 +56,15 @@ class ContainerRegistry(pulumi.ComponentResource):
     host: pulumi.Output[str]
     username: pulumi.Output[str]
     password: pulumi.Output[str]
-    pull_secret_name: str = PULL_SECRET_NAME
-    pull_secrets: dict[str, k8s.core.v1.Secret]
+    certificate: k8s.apiextensions.CustomResource
+    """The registry's TLS certificate; Pulumi waits until cert-manager reports it Ready."""
 
     def __init__(self, name: str, args: ContainerRegistryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
         config = args.config
         self._args = args
+        assert config.host is not None, "validated: the in-cluster registry has a host"
+        self._host: str = config.host
         self._labels = standard_labels(NAME, "registry", args.environment)
         password = pulumi.Output.secret(args.password)
         child = pulumi.ResourceOptions(parent=self)
@@ -74,18 +78,26 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=child,
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # The registry needs no egress (filesystem storage): only its ingress allows below.
+        default_deny(config.namespace, self._labels, inside)
         settings = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(),
-            data={"config.yml": registry_config_yaml(realm=config.host)},
+            data={"config.yml": registry_config_yaml(realm=self._host)},
             immutable=True,
             opts=inside,
         )
+        # A random salt, created once and kept in state: stable hashes, no guessing oracle.
+        salt = random.RandomBytes(f"{name}-htpasswd-salt", length=16, opts=child)
         htpasswd = k8s.core.v1.Secret(
             f"{name}-htpasswd",
             metadata=self._metadata(),
             type="Opaque",
-            string_data={"htpasswd": password.apply(lambda secret: htpasswd_line(config.username, secret))},
+            string_data={
+                "htpasswd": pulumi.Output.all(password, salt.base64).apply(
+                    lambda values: htpasswd_line(config.username, values[0], bcrypt_salt(base64.b64decode(values[1])))
+                )
+            },
             immutable=True,
             opts=inside,
         )
@@ -98,7 +110,13 @@ class ContainerRegistry(pulumi.ComponentResource):
                 resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": config.storage_size}),
             ),
             # Images are data: in prod neither `pulumi destroy` nor a refactor may drop them.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace], protect=args.environment == "prod"),
+            # retain_on_delete: even a deliberate `pulumi destroy` (after unprotecting) leaves the images.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[namespace],
+                protect=args.environment == "prod",
+                retain_on_delete=args.environment == "prod",
+            ),
         )
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa", metadata=self._metadata(NAME), automount_service_account_token=False, opts=inside
@@ -123,22 +141,9 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=inside,
         )
         self._network_policy(name, inside)
+        self.certificate = self._certificate(name, inside)
         self._ingress(name, service, inside)
-        self.pull_secrets = {
-            target: k8s.core.v1.Secret(
-                f"{name}-pull-{target}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=PULL_SECRET_NAME, namespace=target, labels=self._labels),
-                type="kubernetes.io/dockerconfigjson",
-                string_data={
-                    ".dockerconfigjson": password.apply(
-                        lambda secret: docker_config_json(config.host, config.username, secret)
-                    )
-                },
-                opts=child,
-            )
-            for target in args.pull_secret_namespaces
-        }
-        self.host = pulumi.Output.from_input(config.host)
+        self.host = pulumi.Output.from_input(self._host)
         self.username = pulumi.Output.from_input(config.username)
         self.password = password
         self.register_outputs({"host": self.host, "username": self.username, "password": self.password})
@@ -231,6 +236,40 @@ class ContainerRegistry(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _certificate(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """The registry's certificate, declared (not left to ingress-shim) so that pushes can wait for it.
+
+        ``pulumi.com/waitFor`` makes Pulumi wait until cert-manager reports the
+        certificate Ready, so an image build on a first `pulumi up` starts only
+        once Docker and the kubelets will trust the registry: a publicly trusted
+        ACME certificate, which needs the host's DNS to point at the ingress.
+        """
+        config = self._args.config
+        return k8s.apiextensions.CustomResource(
+            f"{name}-certificate",
+            api_version="cert-manager.io/v1",
+            kind="Certificate",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAME,
+                namespace=config.namespace,
+                labels=self._labels,
+                annotations={"pulumi.com/waitFor": "condition=Ready"},
+            ),
+            spec={
+                "secretName": TLS_SECRET,
+                "dnsNames": [self._host],
+                "issuerRef": {
+                    "name": self._args.cluster.cluster_issuer,
+                    "kind": "ClusterIssuer",
+                    "group": "cert-manager.io",
+                },
+                "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+            },
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=CERTIFICATE_WAIT))
+            ),
+        )
+
     def _ingress(self, name: str, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions) -> None:
         config = self._args.config
         cluster = self._args.cluster
@@ -241,7 +280,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 namespace=config.namespace,
                 labels=self._labels,
                 annotations={
-                    "cert-manager.io/cluster-issuer": cluster.cluster_issuer,
+                    # The TLS secret comes from the Certificate above, not from ingress-shim.
                     # Layers are often several GB: no size limit, no buffering, long timeouts.
                     "nginx.ingress.kubernetes.io/proxy-body-size": "0",
                     "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
@@ -250,7 +289,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 },
             ),
             spec=tls_ingress_spec(
-                host=config.host,
+                host=self._host,
                 path="/",
                 service_name=service.metadata.name,
                 port_name="http",

@@ -7,8 +7,6 @@ Pure functions, so the integration tests feed exactly these to the real
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -52,15 +50,21 @@ def registry_config_yaml(**settings: Any) -> str:
     return yaml.safe_dump(registry_config(**settings), sort_keys=False)
 
 
-def htpasswd_line(username: str, password: str) -> str:
-    """``user:bcrypt-hash`` with a salt derived from the credentials.
+def bcrypt_salt(random_bytes: bytes) -> str:
+    """A bcrypt salt (22 characters of bcrypt's alphabet) from 16 random bytes."""
+    if len(random_bytes) != 16:
+        raise ValueError("a bcrypt salt is 16 bytes")
+    return base64.b64encode(random_bytes).decode()[:22].translate(str.maketrans(_STANDARD, _BCRYPT_ALPHABET))
 
-    A random salt would change the Secret on every ``pulumi up``; a salt keyed
-    on the credentials keeps ``pulumi preview`` quiet until the password
-    changes, and still differs per user and per password.
+
+def htpasswd_line(username: str, password: str, salt: str) -> str:
+    """``user:bcrypt-hash`` with the given salt.
+
+    The salt is random and kept in Pulumi's state (a ``random.RandomBytes``
+    resource), so the hash is stable across `pulumi up` runs without being a
+    function of the credentials: the published hash must not let anyone test
+    password guesses faster than bcrypt allows.
     """
-    digest = hmac.new(username.encode(), password.encode(), hashlib.sha256).digest()[:16]
-    salt = base64.b64encode(digest).decode()[:22].translate(str.maketrans(_STANDARD, _BCRYPT_ALPHABET))
     hashed = bcrypt.hashpw(password.encode(), f"$2b${_BCRYPT_COST:02d}${salt}".encode())
     return f"{username}:{hashed.decode()}\n"
 

@@ -68,8 +68,10 @@ class ServiceImageArgs:
     repository: pulumi.Input[str]
     """``<registry host>/ai/<service>``."""
     registry_host: pulumi.Input[str]
-    username: pulumi.Input[str]
-    password: pulumi.Input[str]
+    """``host[:port]`` Docker logs in to."""
+    username: pulumi.Input[str] | None = None
+    password: pulumi.Input[str] | None = None
+    """Push credentials; none for an open local registry (kind's, minikube's)."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -99,8 +101,12 @@ class ServiceImage(pulumi.ComponentResource):
                 cache_from=docker.CacheFromArgs(images=[image_name]),
                 args={"BUILDKIT_INLINE_CACHE": "1"},
             ),
-            registry=docker.RegistryArgs(
-                server=args.registry_host, username=args.username, password=pulumi.Output.secret(args.password)
+            registry=(
+                docker.RegistryArgs(
+                    server=args.registry_host, username=args.username, password=pulumi.Output.secret(args.password)
+                )
+                if args.username is not None and args.password is not None
+                else None
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -81,6 +81,7 @@ def container(name: str = "app", *, gpu: int = 0) -> dict[str, Any]:
 def pod_spec(name: str, *, gpu: int = 0) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
+        "priorityClassName": "ai-inference",
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
         "containers": [container(gpu=gpu)],
         "topologySpreadConstraints": [

@@ -35,11 +35,17 @@ def prod_autoscaled(write_stack: StackWriter) -> Rendered:
     )
 
 
-def test_prod_autoscaled_service_leaves_replicas_to_the_hpa(prod_autoscaled: Rendered) -> None:
+def test_prod_autoscaled_service_starts_at_the_minimum_then_leaves_replicas_to_the_hpa(
+    prod_autoscaled: Rendered,
+) -> None:
     deployment = manifest(prod_autoscaled, "Deployment", "text-classifier")
     hpa = manifest(prod_autoscaled, "HorizontalPodAutoscaler", "text-classifier")
 
-    assert "replicas" not in deployment["spec"]
+    # Declared for the first rollout (never Kubernetes' default of 1), ignored on updates: under
+    # server-side apply the provider then keeps the live count and yields the field to the HPA.
+    assert deployment["spec"]["replicas"] == 3
+    [resource] = [r for r in resources_of(prod_autoscaled, "kubernetes:apps/v1:Deployment")]
+    assert resource.options["ignoreChanges"] == ["spec.replicas"]
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["minReplicas"] == 3
     assert hpa["spec"]["maxReplicas"] == 10
@@ -100,13 +106,101 @@ def test_recommended_labels_and_selector(prod_autoscaled: Rendered) -> None:
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
-def test_network_policy_admits_only_ingress_and_monitoring(prod_autoscaled: Rendered) -> None:
+def peers(rule: dict[str, Any], side: str) -> set[str]:
+    return {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule[side]}
+
+
+def test_network_policy_admits_the_ingress_to_http_and_prometheus_to_metrics_only(prod_autoscaled: Rendered) -> None:
     policy = manifest(prod_autoscaled, "NetworkPolicy", "text-classifier")
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
-    [rule] = policy["spec"]["ingress"]
-    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in rule["from"]}
-    assert namespaces == {"ingress-nginx", "monitoring"}
-    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    admitted = {frozenset(peers(rule, "from")): rule["ports"] for rule in policy["spec"]["ingress"]}
+    assert admitted == {
+        frozenset({"ingress-nginx"}): [{"port": "http", "protocol": "TCP"}],
+        frozenset({"monitoring"}): [{"port": "metrics", "protocol": "TCP"}],
+    }
+    assert "egress" not in policy["spec"] or policy["spec"]["egress"] == []
+
+
+def test_every_ai_namespace_denies_all_traffic_but_dns(prod_autoscaled: Rendered) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in manifests_of(prod_autoscaled, "NetworkPolicy", "ai-services")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    [dns] = policies["allow-dns"]["egress"]
+    assert peers(dns, "to") == {"kube-system"}
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+
+
+def test_egress_allow_list_opens_exactly_the_declared_destinations(write_stack: StackWriter) -> None:
+    caller = base_service(
+        egress=[
+            {"service": "llm", "ports": [8000]},
+            {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"], "ports": [443]},
+            {"namespace": "vector-db", "ports": [6333]},
+        ]
+    )
+    llm = base_service(name="llm", namespace="ai-inference", port=8000)
+    rendered = render_config(write_stack, "prod", caller, llm)
+    egress = manifest(rendered, "NetworkPolicy", "text-classifier")["spec"]["egress"]
+    to_llm, to_internet, to_db = egress
+    assert to_llm["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "llm"
+    assert peers(to_llm, "to") == {"ai-inference"} and to_llm["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert to_internet["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]
+    assert peers(to_db, "to") == {"vector-db"}
+    # ...and the callee admits the caller on its serving port.
+    admitted = manifest(rendered, "NetworkPolicy", "llm")["spec"]["ingress"]
+    from_caller = [r for r in admitted if any("podSelector" in peer for peer in r["from"])]
+    assert from_caller == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ai-services"}},
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/instance": "text-classifier",
+                            "app.kubernetes.io/name": "text-classifier",
+                        }
+                    },
+                }
+            ],
+            "ports": [{"port": "http", "protocol": "TCP"}],
+        }
+    ]
+
+
+def test_metrics_are_served_on_their_own_port_never_the_serving_one(prod_autoscaled: Rendered) -> None:
+    main = container(manifest(prod_autoscaled, "Deployment", "text-classifier"))
+    assert {p["name"]: p["containerPort"] for p in main["ports"]} == {"http": 8080, "metrics": 9090}
+    assert {"name": "METRICS_PORT", "value": "9090"} in main["env"]
+    service = manifest(prod_autoscaled, "Service", "text-classifier")
+    assert {p["name"]: p["targetPort"] for p in service["spec"]["ports"]} == {"http": "http", "metrics": "metrics"}
+    [ingress] = manifests_of(prod_autoscaled, "Ingress")
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend["port"] == {"name": "http"}
+
+
+def test_pods_pause_before_sigterm_so_rollouts_drop_no_requests(write_stack: StackWriter) -> None:
+    modern = render_config(write_stack, "prod", base_service())
+    assert container(manifest(modern, "Deployment", "text-classifier"))["lifecycle"] == {
+        "preStop": {"sleep": {"seconds": 5}}
+    }
+    older = render(write_stack(base_config("prod", services=[base_service()], kubernetesVersion="1.29")))
+    assert container(manifest(older, "Deployment", "text-classifier"))["lifecycle"] == {
+        "preStop": {"exec": {"command": ["sleep", "5"]}}
+    }
+
+
+def test_waits_and_progress_deadline_follow_the_startup_budget(write_stack: StackWriter) -> None:
+    slow = base_service(
+        name="llm",
+        replicas=3,
+        autoscaling={"minReplicas": 3, "maxReplicas": 6},
+        health={"startupTimeoutSeconds": 900, "imagePullSeconds": 600},
+    )
+    rendered = render_config(write_stack, "prod", slow)
+    deployment = manifest(rendered, "Deployment", "llm")
+    assert deployment["spec"]["progressDeadlineSeconds"] == 1500
+    [resource] = resources_of(rendered, "kubernetes:apps/v1:Deployment")
+    # One replica at a time (maxSurge 1), up to the autoscaling maximum: 6 x 1500 s.
+    assert resource.options["customTimeouts"] == {"create": "9000s", "update": "9000s"}
 
 
 def test_ingress_has_tls_and_the_service_reports_its_urls(prod_autoscaled: Rendered) -> None:
@@ -150,6 +244,8 @@ def test_dev_single_replica_has_no_autoscaler_budget_or_spread(write_stack: Stac
     deployment = manifest(rendered, "Deployment", "text-classifier")
 
     assert deployment["spec"]["replicas"] == 1
+    [resource] = resources_of(rendered, "kubernetes:apps/v1:Deployment")
+    assert resource.options["ignoreChanges"] == []  # a fixed count is ours to keep
     assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
     assert "topologySpreadConstraints" not in pod_spec(deployment)
     assert manifests_of(rendered, "HorizontalPodAutoscaler") == []

@@ -27,6 +27,77 @@ SECRET = {"secure": "v1:abc"}
 BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     # (case, config, key path, message fragment)
     ("wrong type", with_service(replicas="three"), "services[0].replicas", "valid integer"),
+    (
+        "image ref into the registry the same up creates",
+        base_config(
+            services=[base_service(image={"ref": "registry.example.com/ai/x:1@sha256:" + "a" * 64})],
+            registry={"host": "registry.example.com"},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.ref",
+        "empty on a first `pulumi up`",
+    ),
+    (
+        "dev builds into the in-cluster registry the dev CA signs",
+        base_config(
+            "dev",
+            services=[base_service(image={"build": "services/text-classifier"})],
+            registry={"host": "registry.dev.example.com"},
+            addons={"certManager": {"version": "v1.16.1"}},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.build",
+        "self-signed dev CA",
+    ),
+    (
+        "builds into the in-cluster registry without cert-manager",
+        base_config(
+            services=[base_service(image={"build": "services/text-classifier"})],
+            registry={"host": "registry.example.com"},
+            registryPassword=SECRET,
+        ),
+        "services[0].image.build",
+        "publicly trusted certificate",
+    ),
+    (
+        "registry host and external",
+        base_config(registry={"host": "r.example.com", "external": {"host": "ghcr.io/x"}}),
+        "registry",
+        "exactly one of 'host'",
+    ),
+    (
+        "render mode with Helm add-ons",
+        base_config(cluster={"renderYamlToDirectory": "out"}, addons={"keda": {"version": "2.16.0"}}),
+        "cluster.renderYamlToDirectory",
+        "replaces the provider",
+    ),
+    ("metrics on the serving port", with_service(metricsPort=8080), "services[0]", "metricsPort (8080) must differ"),
+    (
+        "grace shorter than the preStop pause",
+        with_service(terminationGracePeriodSeconds=5, health={"preStopSeconds": 10}),
+        "services[0]",
+        "must exceed health.preStopSeconds",
+    ),
+    ("env shadows the metrics port", with_service(env={"METRICS_PORT": "1"}), "services[0]", "METRICS_PORT"),
+    (
+        "egress to two places",
+        with_service(egress=[{"cidr": "10.0.0.0/8", "namespace": "x", "ports": [1]}]),
+        "services[0].egress[0]",
+        "exactly one of",
+    ),
+    (
+        "egress cidr not a network",
+        with_service(egress=[{"cidr": "10.0.0.1/8", "ports": [443]}]),
+        "services[0].egress[0].cidr",
+        "not a network in CIDR notation",
+    ),
+    ("egress without ports", with_service(egress=[{"namespace": "db"}]), "services[0].egress[0]", "list the TCP"),
+    (
+        "egress to an unknown service",
+        with_service(egress=[{"service": "nope"}]),
+        "services[0].egress[0].service",
+        "no service named 'nope'",
+    ),
     ("negative replicas", with_service(replicas=-1), "services[0].replicas", "greater than or equal to 0"),
     ("unknown service key", with_service(replicaz=3), "services[0].replicaz", "unknown key"),
     ("unknown top-level key", base_config(servises=[]), "ai-platform:servises", "unknown key"),

@@ -68,7 +68,7 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.append(  # an added service
         {
             "name": "embedder",
-            "image": {"ref": "registry.example.com/ai/embedder:1.0.0@sha256:" + "c" * 64},
+            "image": {"ref": "ghcr.io/example/embedder:1.0.0@sha256:" + "c" * 64},
             "replicas": 3,
             "resources": {"cpu": "1", "memory": "2Gi"},
         }

@@ -1,8 +1,8 @@
 """The rules, dashboards and Alertmanager routes the prod stack renders, fed to the real programs.
 
 promtool checks and unit-tests the rules; a real Prometheus scrapes the real
-text-classifier with exactly the rendered rule files; amtool checks the
-Alertmanager config and its routing.
+text-classifier's metrics port with exactly the rendered rule files; amtool
+checks the Alertmanager config and its routing.
 """
 
 from __future__ import annotations
@@ -159,16 +159,16 @@ def test_prometheus_scrapes_the_service_and_evaluates_the_rendered_rules(
     binary = require_binary("prometheus")
     prod = rendered_stack("prod")
     files = rule_files(prod, tmp_path / "rules")
-    service_port, prometheus_port = free_port(), free_port()
+    service_port, metrics_port, prometheus_port = free_port(), free_port(), free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(path) for path in files],
         "scrape_configs": [
             {
                 "job_name": SERVICE,
-                # What the Prometheus Operator adds from the ServiceMonitor.
+                # What the Prometheus Operator adds from the ServiceMonitor: the metrics port, not the serving one.
                 "static_configs": [
-                    {"targets": [f"127.0.0.1:{service_port}"], "labels": {"namespace": NAMESPACE, "service": SERVICE}}
+                    {"targets": [f"127.0.0.1:{metrics_port}"], "labels": {"namespace": NAMESPACE, "service": SERVICE}}
                 ],
             }
         ],
@@ -181,7 +181,11 @@ def test_prometheus_scrapes_the_service_and_evaluates_the_rendered_rules(
             tmp_path / "service.log",
             ready_url=f"{service_url}/healthz",
             cwd=SERVICE_DIR,
-            env={"MODEL_DIR": str(SERVICE_DIR / "model")},
+            env={
+                "MODEL_DIR": str(SERVICE_DIR / "model"),
+                "METRICS_HOST": "127.0.0.1",
+                "METRICS_PORT": str(metrics_port),
+            },
         ),
         running(
             [
@@ -216,6 +220,7 @@ def test_prometheus_scrapes_the_service_and_evaluates_the_rendered_rules(
         assert {"200", "400", "422"} <= statuses
         up = query(prometheus, f'up{{service="{SERVICE}"}}')["data"]["result"]
         assert up and up[0]["value"][1] == "1"
+        assert httpx.get(f"{service_url}/metrics", timeout=10).status_code == 404  # never on the serving port
 
         for expr in dashboard_queries(prod):
             answer = query(prometheus, expr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from components.registry_config import htpasswd_line, registry_config_yaml
+from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
 from tests.processes import free_port, require_binary, running
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,7 @@ def push_blob(client: httpx.Client, content: bytes) -> str:
 
 
 def test_auth_push_restart_pull(tmp_path: Path) -> None:
-    credentials = htpasswd_line(USER, PASSWORD)
+    credentials = htpasswd_line(USER, PASSWORD, bcrypt_salt(os.urandom(16)))
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     layer = hashlib.sha256(b"seed").digest() * 4096  # 128 KiB of "model weights"
 
@@ -107,7 +108,7 @@ def test_auth_push_restart_pull(tmp_path: Path) -> None:
 
 
 def test_a_broken_htpasswd_lets_nobody_in(tmp_path: Path) -> None:
-    broken = htpasswd_line(USER, PASSWORD).replace("$2b$10$", "$2b$10$x", 1)
+    broken = htpasswd_line(USER, PASSWORD, bcrypt_salt(os.urandom(16))).replace("$2b$10$", "$2b$10$x", 1)
     with registry(tmp_path, broken) as url:
         assert httpx.get(f"{url}/v2/", auth=(USER, PASSWORD)).status_code == 401
 

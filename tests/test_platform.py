@@ -9,7 +9,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from components.registry_config import docker_config_json, htpasswd_line
+from components.registry_config import bcrypt_salt, docker_config_json, htpasswd_line
 from infra.offline.check import Rendered, render
 from infra.offline.runtime import RecordedResource
 from model.stack_config import ConfigError
@@ -69,6 +69,8 @@ def test_every_stateful_prod_resource_is_protected(rendered_stack: RenderStack) 
     ]
     assert all(r.options["protect"] for r in stateful)
     assert not any(r.options["protect"] for r in rendered_stack("dev").resources)
+    # Kept in the cluster even by a deliberate `pulumi destroy`.
+    assert all(r.options["retainOnDelete"] for r in resources_of(prod, "kubernetes:core/v1:PersistentVolumeClaim"))
 
 
 def test_dev_is_visibly_smaller_than_prod(rendered_stack: RenderStack) -> None:
@@ -138,11 +140,18 @@ def test_ai_namespaces_get_a_pull_secret_their_service_accounts_use(rendered_sta
     assert component.outputs["host"] == "registry.example.com"
 
 
-def test_htpasswd_is_stable_and_verifies() -> None:
-    first = htpasswd_line("ci", "s3cret")
-    assert first == htpasswd_line("ci", "s3cret")  # a preview after `up` shows no change
-    assert first != htpasswd_line("ci", "other")
-    assert first != htpasswd_line("bot", "s3cret")
+def test_htpasswd_uses_a_random_salt_kept_in_state(rendered_stack: RenderStack) -> None:
+    """Same salt, same line (a preview after `up` shows no change); the salt is drawn, not derived."""
+    salt = bcrypt_salt(bytes(range(16)))
+    first = htpasswd_line("ci", "s3cret", salt)
+    assert first == htpasswd_line("ci", "s3cret", salt)
+    assert first != htpasswd_line("ci", "s3cret", bcrypt_salt(bytes(range(1, 17))))
+    # Nothing in the hash is a function of the credentials but bcrypt itself.
+    assert (
+        htpasswd_line("ci", "s3cret", salt).split("$")[3][:22] == htpasswd_line("bot", "other", salt).split("$")[3][:22]
+    )
+    [drawn] = resources_of(rendered_stack("prod"), "random:index/randomBytes:RandomBytes")
+    assert drawn.inputs == {"length": 16}
     user, hashed = first.strip().split(":", 1)
     assert user == "ci"
     assert bcrypt.checkpw(b"s3cret", hashed.encode())

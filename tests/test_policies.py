@@ -142,6 +142,16 @@ def load_balancer(namespace: str) -> RecordedResource:
 
 
 VIOLATIONS: list[tuple[str, str, Mutation]] = [
+    (
+        "AI service without a priority class",
+        "ai-service-priority-class",
+        classifier_pod(lambda p: p.pop("priorityClassName")),
+    ),
+    (
+        "AI service with a system priority class",
+        "ai-service-priority-class",
+        classifier_pod(lambda p: p.update(priorityClassName="system-cluster-critical")),
+    ),
     # (case, rule expected to report it, how the compliant stack is broken)
     ("one replica in prod", "workload-minimum-replicas", no_autoscaler_with(1)),
     (

@@ -53,6 +53,69 @@ def test_the_image_is_pushed_after_the_registry_exists(rendered_stack: RenderSta
     )
 
 
+def test_pushes_wait_for_a_trusted_registry_certificate(rendered_stack: RenderStack) -> None:
+    """On a first `up`, Docker may push only once cert-manager has issued the registry's ACME certificate."""
+    prod = rendered_stack("prod")
+    [certificate] = manifest_list(prod, "Certificate")
+    assert certificate["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
+    assert certificate["spec"]["dnsNames"] == ["registry.example.com"]
+    assert certificate["spec"]["issuerRef"]["name"] == "platform-issuer"
+    ingress = manifest(prod, "Ingress", "registry")
+    assert ingress["spec"]["tls"][0]["secretName"] == certificate["spec"]["secretName"]
+    # The Certificate is declared, not also requested through ingress-shim.
+    assert "cert-manager.io/cluster-issuer" not in ingress["metadata"]["annotations"]
+    [component] = resources_of(prod, "ai-platform:services:ServiceImage")
+    assert any(
+        "cert-manager.io/v1:Certificate" in urn or "registry-certificate" in urn
+        for urn in component.options["dependsOn"]
+    )
+
+
+def manifest_list(rendered: Rendered, kind: str) -> list[dict[str, Any]]:
+    return [m.body for m in rendered.manifests if m.kind == kind]
+
+
+def test_an_external_registry_replaces_the_in_cluster_one(write_stack: StackWriter) -> None:
+    from infra.offline.check import render
+
+    config = base_config(
+        "staging",
+        services=[base_service(image={"build": "services/text-classifier"})],
+        registry={"external": {"host": "ghcr.io/example", "username": "ci-bot"}},
+        registryPassword={"secure": "v1:abc"},
+    )
+    rendered = render(write_stack(config))
+    assert resources_of(rendered, "ai-platform:registry:ContainerRegistry") == []
+    [image] = resources_of(rendered, "docker:index/image:Image")
+    assert image.inputs["imageName"].startswith("ghcr.io/example/ai/text-classifier:")
+    assert image.inputs["registry"]["value"]["server"] == "ghcr.io"  # Docker logs in to the host, not the path
+    [pull] = [m for m in manifest_list(rendered, "Secret") if m["type"] == "kubernetes.io/dockerconfigjson"]
+    assert pull["metadata"] == {
+        "labels": {"app.kubernetes.io/part-of": "ai-platform"},
+        "name": "platform-registry",
+        "namespace": "ai-services",
+    }
+    assert manifest(rendered, "ServiceAccount", "text-classifier")["imagePullSecrets"] == [
+        {"name": "platform-registry"}
+    ]
+
+
+def test_an_open_local_registry_needs_no_credentials(write_stack: StackWriter) -> None:
+    from infra.offline.check import render
+
+    config = base_config(
+        "dev",
+        services=[base_service(image={"build": "services/text-classifier"})],
+        registry={"external": {"host": "localhost:5001"}},
+    )
+    rendered = render(write_stack(config))
+    [image] = resources_of(rendered, "docker:index/image:Image")
+    assert image.inputs["imageName"].startswith("localhost:5001/ai/text-classifier:")
+    assert "registry" not in image.inputs
+    assert [m for m in manifest_list(rendered, "Secret") if m["type"] == "kubernetes.io/dockerconfigjson"] == []
+    assert "imagePullSecrets" not in manifest(rendered, "ServiceAccount", "text-classifier")
+
+
 def copy_service(tmp_path: Path) -> Path:
     copy = tmp_path / "text-classifier"
     shutil.copytree(SERVICE, copy, ignore=shutil.ignore_patterns("__pycache__"))
@@ -101,5 +164,5 @@ def test_bad_build_settings_name_the_key(write_stack: StackWriter, image: dict[s
 def test_building_needs_the_registry(write_stack: StackWriter) -> None:
     config = base_config(services=[base_service(image={"build": "services/text-classifier"})])
     stack = read_stack_file(write_stack(config))
-    with pytest.raises(ConfigError, match=r"services\[0\]\.image\.build: building images needs the platform"):
+    with pytest.raises(ConfigError, match=r"services\[0\]\.image\.build: building images needs a `registry`"):
         parse_platform_config(stack.values, "stack", stack.secret_keys)

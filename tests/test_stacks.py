@@ -69,9 +69,11 @@ def test_environments_scale_up_from_dev_to_prod(rendered_stack: RenderStack) -> 
         [service] = [s for s in config.services if s.name == "text-classifier"]
         return service.min_replicas
 
-    assert classifier_minimum("dev") == 1
+    assert classifier_minimum("dev") == 0  # scales to zero when idle
     assert classifier_minimum("staging") == 2
     assert classifier_minimum("prod") >= 3
     assert manifests_of(rendered_stack("dev"), "HorizontalPodAutoscaler") == []
     prod_hpas = manifests_of(rendered_stack("prod"), "HorizontalPodAutoscaler")
+    prod_scalers = manifests_of(rendered_stack("prod"), "ScaledObject")
     assert prod_hpas and all(h["spec"]["minReplicas"] >= 3 for h in prod_hpas)
+    assert prod_scalers and all(s["spec"]["minReplicaCount"] >= 3 for s in prod_scalers)

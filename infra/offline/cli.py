@@ -26,7 +26,7 @@ from infra.offline.manifests import write_render
 from infra.offline.pack_process import PolicyPackError
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
-from infra.offline.schema import is_custom_resource
+from infra.offline.schema import has_crd_schema, is_custom_resource
 from model.config import PlatformConfig
 from model.stack_config import ConfigError
 
@@ -101,7 +101,10 @@ def _diff(stack: str, base: str, output: str) -> int:
 
 def _print_report(report: CheckReport) -> None:
     rendered = report.rendered
-    custom = sum(is_custom_resource(str(m.body.get("apiVersion", ""))) for m in rendered.manifests)
+    custom = sum(
+        is_custom_resource(api := str(m.body.get("apiVersion", ""))) and not has_crd_schema(m.kind, api)
+        for m in rendered.manifests
+    )
     print(
         f"stack {rendered.stack.stack} ({rendered.config.environment}): {len(rendered.resources)} resources, "
         f"{len(rendered.manifests)} manifests, Kubernetes {rendered.config.kubernetes_version}"

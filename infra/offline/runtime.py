@@ -10,6 +10,7 @@ alone does not receive.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from pathlib import Path
@@ -93,6 +94,12 @@ class PlatformMocks(sdk.Mocks):
         outputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             return f"{args.name}-provider-id", outputs
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            # Deterministic stand-ins for what the provider draws once and keeps in state.
+            drawn = hashlib.sha256(f"{args.typ}/{args.name}".encode()).digest()[: int(outputs["length"])]
+            outputs["base64"] = base64.b64encode(drawn).decode()
+            outputs["hex"] = drawn.hex()
+            return f"{args.name}-id", outputs
         if args.typ == "docker:index/image:Image":
             # The tag is a digest of the build context, so this changes exactly when the code does.
             image_name = str(outputs["imageName"])

@@ -19,6 +19,8 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 _SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+#: CRD schemas of the custom resources the platform declares, at the chart versions it pins.
+_CRD_SCHEMAS = Path(__file__).parent / "crd_schemas"
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,39 @@ def validate_manifest(manifest: dict[str, Any], kubernetes_version: str, label: 
     if not isinstance(api_version, str) or not isinstance(kind, str):
         return [SchemaError(label, "$", "apiVersion and kind are required")]
     if is_custom_resource(api_version):
-        return []
+        custom = _custom_validator(kind, api_version)
+        if custom is None:
+            return []  # validated by its CRD at apply time
+        return _errors(custom, manifest, label)
     validator = _validator(kubernetes_version, kind, api_version)
     if validator is None:
         return [SchemaError(label, "$", f"no schema for {kind} {api_version} in Kubernetes {kubernetes_version}")]
+    return _errors(validator, manifest, label)
+
+
+def has_crd_schema(kind: str, api_version: str) -> bool:
+    """Whether a custom resource's CRD schema ships with the project (``crd_schemas/``)."""
+    return _custom_schema_file(kind, api_version).exists()
+
+
+def _errors(validator: Any, manifest: dict[str, Any], label: str) -> list[SchemaError]:
     return [
         SchemaError(label, _json_path(error.absolute_path), error.message)
         for error in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
     ]
+
+
+def _custom_schema_file(kind: str, api_version: str) -> Path:
+    return _CRD_SCHEMAS / f"{api_version.replace('/', '_')}_{kind}.json"
+
+
+@cache
+def _custom_validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
+    """The CRD schema of a custom resource at the pinned chart version, where the project carries one."""
+    path = _custom_schema_file(kind, api_version)
+    if not path.exists():
+        return None
+    return jsonschema.Draft7Validator(json.loads(path.read_text()))
 
 
 def _schema_file(kubernetes_version: str, kind: str, api_version: str) -> Path:

@@ -7,6 +7,7 @@ strict base model live here once; the models in ``services`` and
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -109,6 +110,13 @@ def _image_ref(value: str) -> str:
     return value
 
 
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a network in CIDR notation, such as 10.0.0.0/8") from None
+
+
 def _quantity_text(value: object) -> object:
     """Accept YAML numbers (``cpu: 2``) as quantities; refuse booleans."""
     if isinstance(value, bool):
@@ -155,6 +163,7 @@ EnvVarName = Annotated[str, AfterValidator(_env_var_name)]
 LabelKey = Annotated[str, AfterValidator(_label_key)]
 LabelValue = Annotated[str, AfterValidator(_label_value)]
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
 Quantity = Annotated[str, BeforeValidator(_quantity_text), AfterValidator(_positive_quantity)]
 EnvValue = Annotated[str, BeforeValidator(_env_value)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535)]

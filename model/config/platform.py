@@ -93,16 +93,63 @@ class AddonsConfig(StrictModel):
     keda: HelmChartConfig | None = None
 
 
+RegistryHost = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*$",
+        max_length=200,
+    ),
+]
+
+
+class ExternalRegistryConfig(StrictModel):
+    """A registry the platform does not run: a cloud registry, Harbor, or kind's/minikube's local registry."""
+
+    host: RegistryHost
+    """Registry host, optionally with a port and a path prefix: ``ghcr.io/example``, ``localhost:5001``."""
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,128}$")] | None = None
+    """Push and pull user (password in the ``registryPassword`` secret); unset for an open local registry."""
+
+    @property
+    def server(self) -> str:
+        """The host[:port] Docker logs in to (without the path prefix)."""
+        return self.host.split("/", 1)[0]
+
+
 class RegistryConfig(StrictModel):
-    """The platform's own container registry (CNCF Distribution)."""
+    """Where service images live: the platform's own registry (CNCF Distribution) or an external one."""
 
     enabled: StrictBool = True
-    host: Hostname
+    external: ExternalRegistryConfig | None = None
+    """Use this registry instead of running one in the cluster."""
+    host: Hostname | None = None
+    """Public host of the in-cluster registry; it must resolve to the ingress controller's load balancer."""
     image: ImageRef = DEFAULT_REGISTRY_IMAGE
     namespace: DnsLabel = "platform-registry"
     storage_size: Quantity = "50Gi"
     storage_class: DnsLabel | None = None
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
+
+    @model_validator(mode="after")
+    def _one_registry(self) -> RegistryConfig:
+        if self.enabled and (self.external is None) == (self.host is None):
+            raise ValueError("set exactly one of 'host' (run a registry in the cluster) or 'external'")
+        return self
+
+    @property
+    def in_cluster(self) -> bool:
+        return self.enabled and self.external is None
+
+    @property
+    def push_host(self) -> str | None:
+        """Where images are pushed: ``host[:port][/prefix]``."""
+        if not self.enabled:
+            return None
+        return self.external.host if self.external is not None else self.host
+
+    @property
+    def needs_password(self) -> bool:
+        return self.in_cluster or (self.external is not None and self.external.username is not None)
 
 
 class ReceiverConfig(StrictModel):
@@ -232,6 +279,14 @@ class PlatformConfig(StrictModel):
                 problems.append(
                     f"services[{index}].resources.gpu: GPU services need cluster.gpuNodeSelector to find GPU nodes"
                 )
+        for index, service in enumerate(self.services):
+            for rule_index, rule in enumerate(service.egress):
+                if rule.service is not None and rule.service not in seen:
+                    problems.append(
+                        f"services[{index}].egress[{rule_index}].service: there is no service named {rule.service!r}"
+                    )
+                elif rule.service == service.name:
+                    problems.append(f"services[{index}].egress[{rule_index}].service: a service need not allow itself")
         for name in sorted(set(self.service_secrets) - set(seen)):
             problems.append(f"serviceSecrets.{name}: there is no service named {name!r}")
         problems.extend(self._platform_problems())
@@ -241,8 +296,13 @@ class PlatformConfig(StrictModel):
 
     def _platform_problems(self) -> list[str]:
         problems = []
+        registry = self.registry
         needs = (
-            (self.registry is not None and self.registry.enabled, "registryPassword", self.registry_password),
+            (
+                registry is not None and registry.enabled and registry.needs_password,
+                "registryPassword",
+                self.registry_password,
+            ),
             (self.monitoring is not None, "grafanaAdminPassword", self.grafana_admin_password),
             (self.jenkins is not None and self.jenkins.enabled, "jenkinsAdminPassword", self.jenkins_admin_password),
         )
@@ -252,10 +312,8 @@ class PlatformConfig(StrictModel):
         issuer = self.addons.cert_manager
         if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
             problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
-        registry = self.registry is not None and self.registry.enabled
-        for index, service in enumerate(self.services):
-            if service.image.build is not None and not registry:
-                problems.append(f"services[{index}].image.build: building images needs the platform `registry`")
+        problems.extend(self._image_problems())
+        problems.extend(self._autoscaling_problems())
         for index, service in enumerate(self.services):
             if service.resources.gpu and service.resources.gpu_type not in self.pricing.gpu_hour:
                 priced = ", ".join(sorted(self.pricing.gpu_hour))
@@ -267,4 +325,83 @@ class PlatformConfig(StrictModel):
         plugin = self.addons.nvidia_device_plugin
         if gpu and plugin is not None and not plugin.enabled:
             problems.append("addons.nvidiaDevicePlugin.enabled: GPU services need the device plugin")
+        if self.cluster.render_yaml_to_directory is not None and self._helm_releases():
+            problems.append(
+                "cluster.renderYamlToDirectory: cannot render while Helm add-ons are enabled "
+                f"({', '.join(self._helm_releases())}): pulumi-kubernetes hands a helm.v3.Release to Helm before it "
+                "checks render mode (it installs into a reachable cluster, or fails), and switching the option on "
+                "replaces the provider and so every resource. Use `python -m infra.offline render` for manifests"
+            )
+        return problems
+
+    def _autoscaling_problems(self) -> list[str]:
+        """Load-based autoscaling runs on KEDA and the platform's Prometheus; waking from zero on the ingress."""
+        problems = []
+        keda = self.addons.keda is not None and self.addons.keda.enabled
+        ingress = self.addons.ingress_nginx is not None and self.addons.ingress_nginx.enabled
+        for index, service in enumerate(self.services):
+            scaling = service.autoscaling
+            if scaling is None or not scaling.uses_keda:
+                continue
+            where = f"services[{index}].autoscaling"
+            if not keda:
+                problems.append(f"{where}.metric: {scaling.metric} scales with KEDA; enable `addons.keda`")
+            if self.monitoring is None:
+                problems.append(f"{where}.metric: {scaling.metric} is read from the platform's Prometheus; "
+                                "configure `monitoring`")  # fmt: skip
+            if scaling.min_replicas == 0 and (service.ingress is None or not ingress):
+                problems.append(
+                    f"{where}.minReplicas: a service scaled to zero wakes on requests counted by the ingress "
+                    "controller; give it an `ingress` and enable `addons.ingressNginx`"
+                )
+        return problems
+
+    def _helm_releases(self) -> list[str]:
+        charts = {
+            "addons.ingressNginx": self.addons.ingress_nginx,
+            "addons.certManager": self.addons.cert_manager,
+            "addons.metricsServer": self.addons.metrics_server,
+            "addons.nvidiaDevicePlugin": self.addons.nvidia_device_plugin,
+            "addons.keda": self.addons.keda,
+            "jenkins": self.jenkins,
+            "monitoring.kubePrometheusStack": self.monitoring.kube_prometheus_stack if self.monitoring else None,
+        }
+        return [key for key, chart in charts.items() if chart is not None and chart.enabled]
+
+    def _image_problems(self) -> list[str]:
+        """Every image a first `pulumi up` deploys must be pullable when its pods start."""
+        problems = []
+        registry = self.registry
+        push_host = registry.push_host if registry is not None else None
+        in_cluster = registry is not None and registry.in_cluster
+        for index, service in enumerate(self.services):
+            if service.image.build is not None:
+                if push_host is None:
+                    problems.append(
+                        f"services[{index}].image.build: building images needs a `registry` (in the cluster or "
+                        "`registry.external`)"
+                    )
+                elif in_cluster and self.environment == "dev":
+                    problems.append(
+                        f"services[{index}].image.build: the in-cluster registry's certificate in dev comes from the "
+                        "self-signed dev CA, which neither Docker (pushing) nor the kubelets (pulling) trust; use "
+                        "`registry.external` (for example kind's or minikube's local registry on localhost:5001)"
+                    )
+                elif in_cluster and (self.addons.cert_manager is None or not self.addons.cert_manager.enabled):
+                    problems.append(
+                        f"services[{index}].image.build: the in-cluster registry needs a publicly trusted certificate "
+                        "from cert-manager (`addons.certManager`) before images can be pushed to it"
+                    )
+            if (
+                service.image.ref is not None
+                and in_cluster
+                and registry is not None
+                and registry.host is not None
+                and service.image.ref.split("/", 1)[0] == registry.host
+            ):
+                problems.append(
+                    f"services[{index}].image.ref: {registry.host} is the registry this stack creates, and it is empty "
+                    "on a first `pulumi up`, so the pods could never pull it; build the image from source "
+                    "(`image.build`) or reference it in a registry that already holds it"
+                )
         return problems

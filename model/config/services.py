@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictInt, model_validator
 
+from ai_platform_policies.kube import GPU_PRODUCTS
 from ai_platform_policies.quantity import parse_quantity
 from model.config.base import (
+    Cidr,
     DnsLabel,
     EnvValue,
     EnvVarName,
@@ -36,6 +38,12 @@ def _build_context(value: str) -> str:
 BuildContext = Annotated[str, AfterValidator(_build_context)]
 
 
+def _gpu_type(value: str) -> str:
+    if value not in GPU_PRODUCTS:
+        raise ValueError(f"{value!r} is not a known GPU type (known: {', '.join(sorted(GPU_PRODUCTS))})")
+    return value
+
+
 class ImageConfig(StrictModel):
     """Where a service's image comes from: built from source, or a pinned reference."""
 
@@ -51,16 +59,64 @@ class ImageConfig(StrictModel):
         return self
 
 
+AutoscalingMetric = Literal["cpu", "requestsPerSecond", "inFlight"]
+#: Default per-replica target of each metric; load metrics have none (it depends on the model).
+DEFAULT_TARGETS: dict[str, float | None] = {"cpu": 70, "requestsPerSecond": None, "inFlight": None}
+
+
 class AutoscalingConfig(StrictModel):
-    min_replicas: Annotated[StrictInt, Field(ge=1)]
+    """How many replicas run, between bounds, following load.
+
+    ``metric`` is what is held near ``target`` per replica: CPU utilisation
+    (%, a HorizontalPodAutoscaler), or the service's own request rate or
+    in-flight requests (a KEDA ScaledObject with a Prometheus trigger on the
+    metric contract; GPU inference is bound by concurrency, not CPU).
+    ``minReplicas: 0`` scales to zero when idle (load metrics only; it wakes on
+    requests counted at the ingress controller).
+    """
+
+    min_replicas: Annotated[StrictInt, Field(ge=0)]
     max_replicas: Annotated[StrictInt, Field(ge=1)]
-    target_cpu_utilization: Annotated[StrictInt, Field(ge=1, le=100, alias="targetCPUUtilization")] = 70
+    metric: AutoscalingMetric = "cpu"
+    target: Annotated[float, Field(gt=0)] | None = None
+    """Per replica: CPU % (default 70), requests per second, or concurrent requests (required for those)."""
+    target_cpu_utilization: Annotated[StrictInt | None, Field(ge=1, le=100, alias="targetCPUUtilization")] = None
+    """The earlier spelling of ``metric: cpu`` with ``target``."""
+    activation_target: Annotated[float, Field(ge=0)] = 0
+    """With ``minReplicas: 0``: ingress requests per second above which a scaled-to-zero service wakes."""
 
     @model_validator(mode="after")
-    def _min_not_above_max(self) -> AutoscalingConfig:
+    def _consistent(self) -> AutoscalingConfig:
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"minReplicas ({self.min_replicas}) is greater than maxReplicas ({self.max_replicas})")
+        if self.target_cpu_utilization is not None and (self.metric != "cpu" or self.target is not None):
+            raise ValueError("targetCPUUtilization is the old spelling of `metric: cpu` + `target`; use one")
+        if (
+            self.metric == "cpu"
+            and self.target is not None
+            and not (1 <= self.target <= 100 and self.target.is_integer())
+        ):
+            raise ValueError(f"target for metric cpu is a whole percentage from 1 to 100, got {self.target}")
+        if self.metric != "cpu" and self.target is None:
+            raise ValueError(f"target is required for metric {self.metric} (per replica)")
+        if self.min_replicas == 0 and self.metric == "cpu":
+            raise ValueError(
+                "minReplicas 0 needs a load metric (requestsPerSecond or inFlight): CPU cannot wake a service"
+            )
         return self
+
+    @property
+    def per_replica_target(self) -> float:
+        if self.target_cpu_utilization is not None:
+            return float(self.target_cpu_utilization)
+        default = DEFAULT_TARGETS[self.metric]
+        target = self.target if self.target is not None else default
+        assert target is not None, "validated: load metrics have a target"
+        return target
+
+    @property
+    def uses_keda(self) -> bool:
+        return self.metric != "cpu"
 
 
 class ResourcesConfig(StrictModel):
@@ -69,8 +125,8 @@ class ResourcesConfig(StrictModel):
     cpu: Quantity
     memory: Quantity
     gpu: Annotated[StrictInt, Field(ge=0, le=16)] = 0
-    gpu_type: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=63)] = "nvidia-l4"
-    """GPU model, for pricing and the pod label ``ai-platform.io/gpu-type``."""
+    gpu_type: Annotated[str, AfterValidator(_gpu_type)] = "nvidia-l4"
+    """GPU model: places the pods (node affinity on ``nvidia.com/gpu.product``) and prices them."""
     cpu_limit: Quantity | None = None
     memory_limit: Quantity | None = None
 
@@ -106,6 +162,18 @@ class HealthConfig(StrictModel):
     readiness_path: HttpPath = "/readyz"
     startup_timeout_seconds: Annotated[StrictInt, Field(ge=10, le=3600)] = 300
     """How long the model may take to load before the pod is restarted."""
+    image_pull_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 300
+    """Allowance for pulling the image onto a fresh node (GPU images are often 10 GB or more).
+
+    With ``startupTimeoutSeconds`` it makes a replica's startup budget, from
+    which the Deployment's progress deadline and Pulumi's wait are derived."""
+    pre_stop_seconds: Annotated[StrictInt, Field(ge=0, le=120)] = 5
+    """Pause before SIGTERM, so the ingress controller stops routing to a pod before it closes its socket."""
+
+    @property
+    def startup_budget_seconds(self) -> int:
+        """How long one replica may take from scheduling to Ready."""
+        return self.startup_timeout_seconds + self.image_pull_seconds
 
 
 class IngressConfig(StrictModel):
@@ -113,6 +181,35 @@ class IngressConfig(StrictModel):
     path: HttpPath = "/"
     max_body_size: Annotated[str, Field(pattern=r"^[0-9]+[kmgKMG]?$")] = "16m"
     read_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 120
+
+
+class EgressRule(StrictModel):
+    """One destination a service may open connections to; every other egress is denied.
+
+    Name exactly one of ``service`` (another AI service of this stack: its pods
+    on its serving port, and it admits this one), ``namespace`` (every pod of a
+    namespace) or ``cidr`` (addresses outside the cluster, e.g. object storage).
+    """
+
+    service: ServiceName | None = None
+    namespace: DnsLabel | None = None
+    cidr: Cidr | None = None
+    except_: list[Cidr] = Field(default_factory=list, alias="except")
+    """Ranges inside ``cidr`` that stay denied (e.g. the cluster's own networks)."""
+    ports: list[Port] = Field(default_factory=list)
+    """TCP ports; required for ``namespace`` and ``cidr`` (a service is reached on its serving port)."""
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> EgressRule:
+        named = [key for key, value in (("service", self.service), ("namespace", self.namespace), ("cidr", self.cidr))
+                 if value is not None]  # fmt: skip
+        if len(named) != 1:
+            raise ValueError("name exactly one of 'service', 'namespace' or 'cidr'")
+        if self.except_ and self.cidr is None:
+            raise ValueError("'except' narrows a 'cidr'")
+        if self.service is None and not self.ports:
+            raise ValueError("list the TCP 'ports' this service may reach there")
+        return self
 
 
 class SloConfig(StrictModel):
@@ -136,7 +233,13 @@ class ServiceConfig(StrictModel):
     secret_env: list[EnvVarName] = Field(default_factory=list)
     slo: SloConfig = SloConfig()
     metrics_path: HttpPath = "/metrics"
+    metrics_port: Port = 9090
+    """Where the service serves Prometheus metrics (``METRICS_PORT``); never the serving port."""
     termination_grace_period_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 30
+    priority: Literal["inference", "batch", "bestEffort"] = "inference"
+    """Scheduling priority: inference outranks batch, which outranks best-effort work (PriorityClasses)."""
+    egress: list[EgressRule] = Field(default_factory=list)
+    """Where the service may open connections (DNS is always allowed); nothing else is reachable."""
 
     @model_validator(mode="after")
     def _env_names_disjoint(self) -> ServiceConfig:
@@ -146,6 +249,16 @@ class ServiceConfig(StrictModel):
         both = sorted(set(self.env) & set(self.secret_env))
         if both:
             raise ValueError(f"{', '.join(both)} is set in both env and secretEnv")
+        if self.metrics_port == self.port:
+            raise ValueError(f"metricsPort ({self.metrics_port}) must differ from the serving port")
+        if self.termination_grace_period_seconds <= self.health.pre_stop_seconds:
+            raise ValueError(
+                f"terminationGracePeriodSeconds ({self.termination_grace_period_seconds}) must exceed "
+                f"health.preStopSeconds ({self.health.pre_stop_seconds}), or in-flight requests are cut off"
+            )
+        reserved = sorted(({"METRICS_PORT"} | {f"{name}_FILE" for name in self.secret_env}) & set(self.env))
+        if reserved:
+            raise ValueError(f"env sets {', '.join(reserved)}, which the platform sets (from metricsPort, secretEnv)")
         return self
 
     @property

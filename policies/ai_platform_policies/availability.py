@@ -8,8 +8,11 @@ from typing import Any
 from pulumi_policy import PolicyResource, ReportViolation, ResourceValidationArgs, StackValidationArgs
 
 from ai_platform_policies.kube import (
-    HPA_TYPES,
+    GPU_RESOURCE,
     SCALABLE_TYPES,
+    Autoscaler,
+    autoscaler,
+    containers,
     get,
     name,
     namespace,
@@ -30,14 +33,13 @@ EXEMPT_WORKLOADS = {
 }
 
 
-def _hpa_targets(resources: list[PolicyResource]) -> dict[tuple[str, str, str], Mapping[str, Any]]:
-    """(namespace, kind, name) of each HPA's scale target -> the HPA's spec."""
+def _hpa_targets(resources: list[PolicyResource]) -> dict[tuple[str, str, str], Autoscaler]:
+    """(namespace, kind, name) of each HPA's or ScaledObject's target -> its bounds."""
     targets = {}
     for resource in resources:
-        if resource.resource_type in HPA_TYPES:
-            ref = get(resource.props, "spec", "scaleTargetRef") or {}
-            key = (namespace(resource.props), str(ref.get("kind")), str(ref.get("name")))
-            targets[key] = get(resource.props, "spec") or {}
+        scaler = autoscaler(resource.resource_type, resource.props)
+        if scaler is not None:
+            targets[scaler.key] = scaler
     return targets
 
 
@@ -49,11 +51,11 @@ def _workload_key(resource: PolicyResource) -> tuple[str, str, str]:
     return (namespace(resource.props), _kind(resource.resource_type), name(resource.props, resource.name))
 
 
-def _replica_range(resource: PolicyResource, hpas: Mapping[tuple[str, str, str], Mapping[str, Any]]) -> tuple[int, int]:
+def _replica_range(resource: PolicyResource, hpas: Mapping[tuple[str, str, str], Autoscaler]) -> tuple[int, int]:
     """(fewest, most) replicas a scalable workload can run."""
     hpa = hpas.get(_workload_key(resource))
     if hpa is not None:
-        return int(hpa.get("minReplicas") or 1), int(hpa.get("maxReplicas") or 1)
+        return hpa.fewest, hpa.most
     count = replicas(resource.props)
     count = 1 if count is None else count
     return count, count
@@ -80,8 +82,11 @@ def workload_minimum_replicas(args: StackValidationArgs, config: Config, report:
         if f"{ns}/{workload}" in exempt:
             continue
         fewest, _ = _replica_range(resource, hpas)
+        autoscaled = (ns, kind, workload) in hpas
+        if autoscaled and fewest == 0:
+            continue  # scaling to zero is hpa-minimum-replicas' call (allowScaleToZero)
         if fewest < config["minReplicas"]:
-            source = "its HPA's minReplicas" if (ns, kind, workload) in hpas else "replicas"
+            source = "its autoscaler's minimum" if autoscaled else "replicas"
             report(
                 f"{kind} {ns}/{workload} can run {fewest} replica(s) ({source}); "
                 f"at least {config['minReplicas']} are required.",
@@ -91,17 +96,28 @@ def workload_minimum_replicas(args: StackValidationArgs, config: Config, report:
 
 @resource_rule(
     "hpa-minimum-replicas",
-    "HorizontalPodAutoscalers never scale below the environment's minimum number of replicas.",
+    "Autoscalers (HPAs and KEDA ScaledObjects) never scale below the environment's minimum number of replicas; "
+    "scaling to zero only where the environment allows it.",
     severity="high",
-    remediation="Raise the HPA's `minReplicas`.",
-    thresholds={"minReplicas": MIN_REPLICAS},
+    remediation="Raise `minReplicas` (`minReplicaCount`), or allow scale to zero for this environment "
+    "(`allowScaleToZero`).",
+    thresholds={
+        "minReplicas": MIN_REPLICAS,
+        "allowScaleToZero": {
+            "type": "boolean",
+            "default": False,
+            "description": "Idle services may scale to zero (the first request waits for a pod to start).",
+        },
+    },
 )
 def hpa_minimum_replicas(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    if args.resource_type not in HPA_TYPES:
+    scaler = autoscaler(args.resource_type, args.props)
+    if scaler is None or (scaler.fewest == 0 and config["allowScaleToZero"]):
         return
-    fewest = int(get(args.props, "spec", "minReplicas") or 1)
-    if fewest < config["minReplicas"]:
-        report(f"minReplicas is {fewest}; at least {config['minReplicas']} are required.", None)
+    if scaler.fewest == 0:
+        report("it scales to zero, which this environment does not allow (`allowScaleToZero`).", None)
+    elif scaler.fewest < config["minReplicas"]:
+        report(f"minReplicas is {scaler.fewest}; at least {config['minReplicas']} are required.", None)
 
 
 @resource_rule(
@@ -111,14 +127,14 @@ def hpa_minimum_replicas(args: ResourceValidationArgs, config: Config, report: R
     remediation="Set `maxReplicas` at or above `minReplicas` and at least one metric target.",
 )
 def hpa_bounds_and_target(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
-    if args.resource_type not in HPA_TYPES:
+    scaler = autoscaler(args.resource_type, args.props)
+    if scaler is None:
         return
-    spec = get(args.props, "spec") or {}
-    fewest, most = int(spec.get("minReplicas") or 1), int(spec.get("maxReplicas") or 0)
-    if most < fewest:
-        report(f"maxReplicas ({most}) is below minReplicas ({fewest}).", None)
-    if not (spec.get("metrics") or spec.get("targetCPUUtilizationPercentage")):
-        report("no scaling target: set `metrics` (autoscaling/v2) or a CPU utilization target.", None)
+    if scaler.most < max(scaler.fewest, 1):
+        report(f"maxReplicas ({scaler.most}) is below minReplicas ({scaler.fewest}).", None)
+    spec = get(args.props, "spec")
+    if not (get(spec, "metrics") or get(spec, "targetCPUUtilizationPercentage") or get(spec, "triggers")):
+        report("no scaling target: set `metrics` (autoscaling/v2), a CPU utilization target or KEDA triggers.", None)
 
 
 def _allows_disruption(pdb: Mapping[str, Any], fewest: int) -> bool:
@@ -188,13 +204,21 @@ def multi_replica_spread(args: ResourceValidationArgs, config: Config, report: R
 
 @resource_rule(
     "rolling-update-keeps-capacity",
-    "Deployments roll out without dropping below the desired replica count.",
+    "Deployments roll out without dropping below the desired replica count; GPU workloads, which cannot surge "
+    "without a spare GPU, lose at most one replica of enough.",
     severity="medium",
     remediation="Use `strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 0, maxSurge: 1}}`, or list a "
-    "true singleton in `exemptWorkloads`.",
+    "true singleton in `exemptWorkloads`. GPU workloads: `maxSurge: 0, maxUnavailable: 1` with at least "
+    "`gpuInPlaceMinReplicas` replicas.",
     thresholds={
         "requireZeroUnavailable": {"type": "boolean", "default": True},
         "exemptWorkloads": EXEMPT_WORKLOADS,
+        "gpuInPlaceMinReplicas": {
+            "type": "integer",
+            "minimum": 2,
+            "default": 3,
+            "description": "GPU Deployments with at least this many replicas may replace one at a time.",
+        },
     },
 )
 def rolling_update_keeps_capacity(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
@@ -209,8 +233,23 @@ def rolling_update_keeps_capacity(args: ResourceValidationArgs, config: Config, 
     unavailable = get(strategy, "rollingUpdate", "maxUnavailable")
     if unavailable is None:
         report("maxUnavailable is unset (Kubernetes defaults to 25%); set it to 0.", None)
-    elif _int_or_percent(unavailable) != 0:
+    elif _int_or_percent(unavailable) != 0 and not _gpu_in_place(args, strategy, config["gpuInPlaceMinReplicas"]):
         report(f"maxUnavailable is {show(unavailable)}; set it to 0 and surge instead.", None)
+
+
+def _gpu_in_place(args: ResourceValidationArgs, strategy: Mapping[str, Any], min_replicas: int) -> bool:
+    """One GPU replica at a time, no surge (no spare GPU needed), with enough replicas that the rest serve."""
+    uses_gpu = any(
+        get(container, "resources", "limits", GPU_RESOURCE) is not None
+        for _, container in containers(pod_spec(args.resource_type, args.props))
+    )
+    rolling = get(strategy, "rollingUpdate") or {}
+    return (
+        uses_gpu
+        and _int_or_percent(rolling.get("maxUnavailable", 0)) == 1
+        and _int_or_percent(rolling.get("maxSurge", 1)) == 0
+        and (replicas(args.props) or 0) >= min_replicas
+    )
 
 
 def _int_or_percent(value: Any) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ai_platform_policies.kube import autoscaler
 from ai_platform_policies.quantity import parse_quantity
 
 GIB = Decimal(2) ** 30
@@ -33,7 +34,6 @@ ITEM_KINDS = {
 #: Chart-based components (HelmAddon subclasses) report their own footprint.
 ITEM_PREFIXES = ("ai-platform:addons:", "ai-platform:monitoring:KubePrometheusStack", "ai-platform:cicd:")
 _WORKLOADS = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
-_HPAS = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler",)
 
 
 #: Typical on-demand list prices (USD); a stack's ``pricing`` and the pack config override them.
@@ -221,16 +221,12 @@ def _footprint(resource: Resource) -> list[Mapping[str, Any]]:
 
 
 def _autoscalers(resources: list[Resource]) -> dict[tuple[str, str], tuple[int, int]]:
+    """(namespace, workload) -> (fewest, most) replicas, from HPAs and KEDA ScaledObjects alike."""
     scaling = {}
     for resource in resources:
-        if resource.type in _HPAS:
-            spec = resource.props.get("spec") or {}
-            namespace = (resource.props.get("metadata") or {}).get("namespace", "default")
-            target = (spec.get("scaleTargetRef") or {}).get("name")
-            scaling[(str(namespace), str(target))] = (
-                int(spec.get("minReplicas") or 1),
-                int(spec.get("maxReplicas") or 1),
-            )
+        scaler = autoscaler(resource.type, resource.props)
+        if scaler is not None:
+            scaling[(scaler.namespace, scaler.target)] = (scaler.fewest, scaler.most)
     return scaling
 
 

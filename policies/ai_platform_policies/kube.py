@@ -8,6 +8,7 @@ its containers and its labels is done once here for every workload type.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 #: Kinds that are not namespaced (the rest are); the offline tool reads this too.
@@ -54,10 +55,25 @@ SCALABLE_TYPES = frozenset(
 HPA_TYPES = frozenset(
     {"kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler"}
 )
+#: KEDA's ScaledObject: it runs its own HPA for its target; its bounds count like an HPA's.
+SCALED_OBJECT_TYPE = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+AUTOSCALER_TYPES = HPA_TYPES | {SCALED_OBJECT_TYPE}
 HELM_RELEASE_TYPES = frozenset(
     {"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart"}
 )
 GPU_RESOURCE = "nvidia.com/gpu"
+#: The node label NVIDIA's GPU feature discovery sets to the GPU model.
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+#: Our GPU type names (the ones prices use) -> the values GPU feature discovery gives
+#: ``nvidia.com/gpu.product``: the NVML device name with spaces as dashes
+#: (NVIDIA/k8s-device-plugin v0.17.0, GFD's label sanitising; ``Tesla-T4`` is in its
+#: documentation). Check a real node with `kubectl get nodes -L nvidia.com/gpu.product`.
+GPU_PRODUCTS: dict[str, tuple[str, ...]] = {
+    "nvidia-t4": ("Tesla-T4",),
+    "nvidia-l4": ("NVIDIA-L4",),
+    "nvidia-a100-80gb": ("NVIDIA-A100-SXM4-80GB", "NVIDIA-A100-80GB-PCIe"),
+    "nvidia-h100-80gb": ("NVIDIA-H100-80GB-HBM3", "NVIDIA-H100-PCIe"),
+}
 
 
 def get(value: Any, *path: str | int) -> Any:
@@ -71,6 +87,44 @@ def get(value: Any, *path: str | int) -> Any:
         else:
             value = value.get(key) if hasattr(value, "get") else None
     return value
+
+
+@dataclass(frozen=True)
+class Autoscaler:
+    """What an HPA or a KEDA ScaledObject scales, and between which bounds."""
+
+    namespace: str
+    kind: str
+    target: str
+    fewest: int
+    most: int
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.namespace, self.kind, self.target)
+
+
+def autoscaler(resource_type: str, props: Mapping[str, Any]) -> Autoscaler | None:
+    """An HPA's or a ScaledObject's target and bounds, with each API's defaults; None for anything else."""
+    if resource_type not in AUTOSCALER_TYPES:
+        return None
+    spec = get(props, "spec")
+    ref = get(spec, "scaleTargetRef")
+    if resource_type == SCALED_OBJECT_TYPE:
+        # KEDA's defaults: minReplicaCount 0, maxReplicaCount 100, target kind Deployment.
+        kind = get(ref, "kind") or "Deployment"
+        fewest, most = _count(get(spec, "minReplicaCount"), 0), _count(get(spec, "maxReplicaCount"), 100)
+    else:
+        kind = get(ref, "kind")
+        fewest, most = _count(get(spec, "minReplicas"), 1), _count(get(spec, "maxReplicas"), 0)
+    return Autoscaler(namespace(props), str(kind), str(get(ref, "name")), fewest, most)
+
+
+def _count(value: Any, default: int) -> int:
+    """A replica count as declared (numbers arrive over gRPC as floats); the API default when unset or unreadable."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:  # noqa: PLR0124 - NaN
+        return default
+    return int(value)
 
 
 def is_cluster_scoped(resource_type: str) -> bool:

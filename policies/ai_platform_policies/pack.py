@@ -18,6 +18,7 @@ ALL_POLICIES: list[Policy] = [
     resources.gpu_whole_and_guaranteed,
     resources.gpu_placement,
     resources.ai_namespace_quota,
+    resources.ai_service_priority_class,
     # security
     security.no_privileged_containers,
     security.no_privilege_escalation,

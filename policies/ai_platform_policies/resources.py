@@ -166,3 +166,30 @@ def ai_namespace_quota(args: StackValidationArgs, config: Config, report: Report
         missing = sorted({"ResourceQuota", "LimitRange"} - present.get(ns, set()))
         if missing:
             report(f"AI namespace '{ns}' has no {' or '.join(missing)}.", urn)
+
+
+@resource_rule(
+    "ai-service-priority-class",
+    "Every AI service names one of the platform's PriorityClasses, so inference outranks batch and best-effort "
+    "work when GPU nodes are full.",
+    severity="medium",
+    remediation="Set `services[].priority` (the platform sets `priorityClassName` from it).",
+    thresholds={
+        "allowedClasses": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["ai-inference", "ai-batch", "ai-best-effort"],
+        },
+        "aiWorkloadLabel": {"type": "string", "default": "app.kubernetes.io/component"},
+        "aiWorkloadValue": {"type": "string", "default": "ai-service"},
+    },
+)
+def ai_service_priority_class(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
+    if not is_workload(args.resource_type):
+        return
+    if (get(args.props, "metadata", "labels") or {}).get(config["aiWorkloadLabel"]) != config["aiWorkloadValue"]:
+        return
+    chosen = get(pod_spec(args.resource_type, args.props), "priorityClassName")
+    if chosen not in config["allowedClasses"]:
+        allowed = ", ".join(config["allowedClasses"])
+        report(f"priorityClassName is {chosen!r}; an AI service names one of {allowed}.", None)

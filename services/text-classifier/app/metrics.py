@@ -11,6 +11,18 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
 
+#: Every label value comes from a fixed set, never from the request: a client
+#: that sends 20,000 made-up methods or paths must not make 20,000 series.
+#: Routes are the app's own paths (anything else is "other"), methods the
+#: standard ones, status codes the ones the server itself sends.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
 REQUESTS = Counter(
     "ai_service_requests",
     "HTTP requests by route, method and status code.",

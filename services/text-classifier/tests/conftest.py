@@ -27,25 +27,44 @@ def free_port() -> int:
 @dataclass
 class Server:
     url: str
+    metrics_url: str
     process: subprocess.Popen[bytes]
     log: Path
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=10)
 
+    def metrics(self) -> str:
+        """The Prometheus exposition, from the metrics port."""
+        response = httpx.get(f"{self.metrics_url}/metrics", timeout=10)
+        response.raise_for_status()
+        return response.text
 
-def start_server(model_dir: Path, log: Path, *, ready_path: str = "/readyz", **env: str) -> Server:
-    """``uvicorn app.main:app --host 127.0.0.1 --port PORT`` from the service folder, as documented."""
+
+def launch(model_dir: Path, log: Path, **env: str) -> tuple[subprocess.Popen[bytes], int, int]:
+    """``uvicorn app.main:app --host 127.0.0.1 --port PORT`` from the service folder, as documented.
+
+    Metrics go to a free port on loopback (``METRICS_PORT``/``METRICS_HOST``) unless ``env`` says otherwise.
+    """
     port = free_port()
+    settings = {"METRICS_HOST": "127.0.0.1", "METRICS_PORT": str(free_port()), "MODEL_DIR": str(model_dir), **env}
     handle = log.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)],
         cwd=SERVICE_DIR,
-        env={**os.environ, "MODEL_DIR": str(model_dir), **env},
+        env={**os.environ, **settings},
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-    server = Server(url=f"http://127.0.0.1:{port}", process=process, log=log)
+    return process, port, int(settings["METRICS_PORT"])
+
+
+def start_server(model_dir: Path, log: Path, *, ready_path: str = "/readyz", **env: str) -> Server:
+    """Launch the server and wait until ``ready_path`` answers 200."""
+    process, port, metrics_port = launch(model_dir, log, **env)
+    server = Server(
+        url=f"http://127.0.0.1:{port}", metrics_url=f"http://127.0.0.1:{metrics_port}", process=process, log=log
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
