@@ -9,7 +9,8 @@ that matters on a fresh cluster:
 3. the cluster add-ons (metrics-server before HPAs, cert-manager and its
    issuer before certificates, the ingress controller before ingresses),
 4. the container registry and Jenkins,
-5. one ``AiService`` per configured service.
+5. one ``AiService`` per configured service,
+6. the identities CI previews, checks drift and deploys with (``CiIdentities``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import SecretStr
 
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
+from components.ci_identities import CiIdentities, CiIdentitiesArgs
 from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.helm_addon import HelmAddonArgs
 from components.jenkins import Jenkins
@@ -46,6 +48,7 @@ class Platform(pulumi.ComponentResource):
     registry_access: RegistryAccess | None
     jenkins: Jenkins | None
     services: dict[str, AiService]
+    ci_identities: CiIdentities | None
 
     def __init__(self, name: str, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(self.TYPE, name, None, opts)
@@ -90,11 +93,17 @@ class Platform(pulumi.ComponentResource):
         self.registry_access = self._registry_access()
         self.jenkins = self._jenkins()
         self.services = {service.name: self._service(service) for service in config.services}
+        self.ci_identities = (
+            CiIdentities("ci", CiIdentitiesArgs(config.ci_identities, config.environment), opts=self._within)
+            if config.ci_identities.enabled
+            else None
+        )
         self.register_outputs(
             {
                 "serviceUrls": {name: service.url for name, service in self.services.items()},
                 "externalUrls": {name: service.external_url for name, service in self.services.items()},
                 "registryHost": self.registry_access.push_host if self.registry_access else None,
+                "ciServiceAccounts": self.ci_identities.service_accounts if self.ci_identities else None,
             }
         )
 

@@ -218,7 +218,7 @@ def test_ingress_has_tls_and_the_service_reports_its_urls(prod_autoscaled: Rende
 
 def test_plain_env_in_a_config_map_secret_env_as_files(prod_autoscaled: Rendered) -> None:
     [config_map] = manifests_of(prod_autoscaled, "ConfigMap")
-    [secret] = manifests_of(prod_autoscaled, "Secret")
+    [secret] = manifests_of(prod_autoscaled, "Secret", "ai-services")
     main = container(manifest(prod_autoscaled, "Deployment", "text-classifier"))
 
     assert config_map["data"] == {"LOG_LEVEL": "info", "WORKERS": "2"}
@@ -230,7 +230,9 @@ def test_plain_env_in_a_config_map_secret_env_as_files(prod_autoscaled: Rendered
 
 
 def test_secret_values_stay_secret_in_the_recording(prod_autoscaled: Rendered) -> None:
-    [secret] = resources_of(prod_autoscaled, "kubernetes:core/v1:Secret")
+    [secret] = [
+        s for s in resources_of(prod_autoscaled, "kubernetes:core/v1:Secret") if "AiService" in (s.parent or "")
+    ]
     raw = json.dumps(secret.inputs)
     assert "1b47061264138c4ac30d75fd1eb44270" in raw  # Pulumi's secret signature: still a secret
     dumped = json.dumps([r.as_json() for r in prod_autoscaled.resources])
@@ -301,7 +303,7 @@ def test_services_land_in_restricted_namespaces_through_one_explicit_provider(wr
         cluster={"context": "prod-eu", "renderYamlToDirectory": "build/yaml"},
     )
     namespaces = {ns["metadata"]["name"]: ns["metadata"]["labels"] for ns in manifests_of(rendered, "Namespace")}
-    assert set(namespaces) == {"ai-services", "ai-search"}
+    assert set(namespaces) == {"ai-services", "ai-search", "ci-identities"}
     assert all(labels["pod-security.kubernetes.io/enforce"] == "restricted" for labels in namespaces.values())
     [provider] = resources_of(rendered, "pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "prod-eu"

@@ -241,6 +241,18 @@ class JenkinsConfig(HelmChartConfig):
     """Image of build agents (Python and the Pulumi CLI)."""
 
 
+class CiIdentitiesConfig(StrictModel):
+    """Kubernetes identities for CI in this environment's cluster (``components/ci_identities.py``)."""
+
+    enabled: StrictBool = True
+    """Declare the identities (a read-only previewer, a drift reader and the deployer)."""
+    namespace: DnsLabel = "ci-identities"
+    """Namespace of the identities' ServiceAccounts."""
+    long_lived_tokens: StrictBool = True
+    """A token Secret per identity, for kubeconfigs outside the cluster (GitHub, Jenkins); turn off where
+    CI gets short-lived tokens another way (e.g. the API server trusts the CI's OIDC issuer)."""
+
+
 Price = Annotated[float, Field(ge=0)]
 
 
@@ -286,6 +298,8 @@ class PlatformConfig(StrictModel):
     """Prometheus, Alertmanager and Grafana; none when left out."""
     jenkins: JenkinsConfig | None = None
     """Jenkins for CI/CD; none when left out."""
+    ci_identities: CiIdentitiesConfig = CiIdentitiesConfig()
+    """Identities CI uses against this cluster: a read-only previewer, a drift reader, the deployer."""
     pricing: PricingConfig = PricingConfig()
     """Prices for the cost report and pull-request diffs."""
     services: list[ServiceConfig] = Field(default_factory=list)

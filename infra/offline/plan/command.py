@@ -39,7 +39,9 @@ def add_command(
     )
     output = command.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON report")
-    output.add_argument("--format", choices=("text", "markdown"), default="text")
+    output.add_argument(
+        "--format", choices=("text", "markdown"), default="text", help="text, or markdown for a pull-request comment"
+    )
 
 
 def run(stack_file: Path, args: argparse.Namespace) -> int:
