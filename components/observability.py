@@ -11,6 +11,7 @@ The metric names are the contract with every AI service (see
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,9 +194,25 @@ def _panel(title: str, targets: Sequence[tuple[str, str]], unit: str, position: 
     }
 
 
+#: Grafana refuses dashboard uids longer than this.
+MAX_UID_LENGTH = 40
+
+
+def dashboard_uid(name: str) -> str:
+    """A Grafana uid for ``name``: the name itself when it fits, else a readable prefix and a hash of all of it.
+
+    Cutting names to 40 characters gave ``...-service-a`` and ``...-service-b``
+    one uid, and one dashboard overwrote the other.
+    """
+    if len(name) <= MAX_UID_LENGTH:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+    return f"{name[: MAX_UID_LENGTH - len(digest) - 1].rstrip('-')}-{digest}"
+
+
 def _dashboard(uid: str, title: str, environment: Environment, panels: list[dict[str, Any]]) -> dict[str, Any]:
     return {
-        "uid": uid[:40],
+        "uid": dashboard_uid(uid),
         "title": title,
         "tags": ["ai-platform", environment],
         "timezone": "browser",
