@@ -18,118 +18,10 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.helm_addon import HelmAddon, HelmAddonArgs, part, resources
+from components.addons.kube_prometheus_stack import DASHBOARD_LABEL, KubePrometheusStack, KubePrometheusStackArgs
 from components.kube import selector_labels
-from components.observability import alertmanager_config, platform_dashboard, service_dashboard, service_rules
+from components.observability import platform_dashboard, service_dashboard, service_rules
 from model.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
-
-GRAFANA_ADMIN_SECRET = "grafana-admin"
-DASHBOARD_LABEL = "grafana_dashboard"
-
-
-class KubePrometheusStack(HelmAddon):
-    CHART = "kube-prometheus-stack"
-    REPOSITORY = "https://prometheus-community.github.io/helm-charts"
-    NAMESPACE = "monitoring"
-    #: node-exporter reads the host's /proc and /sys on the host network.
-    POD_SECURITY = "privileged"
-    TYPE = "ai-platform:monitoring:KubePrometheusStack"
-
-    def __init__(
-        self,
-        name: str,
-        args: HelmAddonArgs,
-        monitoring: MonitoringConfig,
-        grafana_password: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
-        # Set before the base declares the release: values() reads them.
-        self.monitoring = monitoring
-        self.grafana_password = grafana_password
-        super().__init__(name, args, opts)
-
-    def before_release(self, name: str) -> None:
-        k8s.core.v1.Secret(
-            f"{name}-grafana-admin",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_ADMIN_SECRET, namespace=self.namespace_name),
-            type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(self.grafana_password)},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace]),
-        )
-
-    def values(self) -> dict[str, Any]:
-        config = self.monitoring
-        replicas = 2 if self.prod else 1
-
-        def volume(size: str) -> dict[str, Any]:
-            return {
-                "volumeClaimTemplate": {
-                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
-                }
-            }
-
-        grafana: dict[str, Any] = {
-            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "persistence": {"enabled": True, "size": config.grafana_storage_size},
-            "sidecar": {
-                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}
-            },
-            "resources": resources("100m", "256Mi", cpu_limit="500m"),
-        }
-        if config.grafana_host:
-            cluster = self.args.cluster
-            grafana["ingress"] = {
-                "enabled": True,
-                "ingressClassName": cluster.ingress_class_name,
-                "annotations": {"cert-manager.io/cluster-issuer": cluster.cluster_issuer},
-                "hosts": [config.grafana_host],
-                "tls": [{"secretName": "grafana-tls", "hosts": [config.grafana_host]}],
-            }
-        return {
-            "prometheus": {
-                "prometheusSpec": {
-                    "replicas": replicas,
-                    "retention": config.retention,
-                    # Select every ServiceMonitor and PrometheusRule, not only the chart's own.
-                    "serviceMonitorSelectorNilUsesHelmValues": False,
-                    "podMonitorSelectorNilUsesHelmValues": False,
-                    "ruleSelectorNilUsesHelmValues": False,
-                    "resources": resources("500m", "4Gi" if self.prod else "2Gi", cpu_limit="2"),
-                    "storageSpec": volume(config.storage_size),
-                }
-            },
-            "alertmanager": {
-                "config": alertmanager_config(config.alerting),
-                "alertmanagerSpec": {
-                    "replicas": replicas,
-                    "resources": resources("50m", "128Mi", cpu_limit="200m"),
-                    "storage": volume("2Gi"),
-                },
-            },
-            "grafana": grafana,
-            # Sized explicitly, so every pod the chart runs has requests (and a known cost).
-            "prometheusOperator": {"resources": resources("100m", "128Mi", cpu_limit="500m")},
-            "kube-state-metrics": {"resources": resources("50m", "128Mi", cpu_limit="250m")},
-            "prometheus-node-exporter": {"resources": resources("50m", "64Mi", cpu_limit="250m")},
-        }
-
-    def footprint(self, values: dict[str, Any]) -> list[dict[str, Any]]:
-        prometheus = values["prometheus"]["prometheusSpec"]
-        alertmanager = values["alertmanager"]["alertmanagerSpec"]
-        grafana = values["grafana"]
-
-        def claim(spec: dict[str, Any]) -> list[dict[str, Any]]:
-            size = spec["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
-            return [{"size": size}]
-
-        return [
-            part("prometheus", prometheus["replicas"], prometheus["resources"], claim(prometheus["storageSpec"])),
-            part("alertmanager", alertmanager["replicas"], alertmanager["resources"], claim(alertmanager["storage"])),
-            part("grafana", 1, grafana["resources"], [{"size": grafana["persistence"]["size"]}]),
-            part("prometheus-operator", 1, values["prometheusOperator"]["resources"]),
-            part("kube-state-metrics", 1, values["kube-state-metrics"]["resources"]),
-            part("node-exporter (per node)", 1, values["prometheus-node-exporter"]["resources"]),
-        ]
 
 
 @dataclass(frozen=True)
@@ -152,15 +44,15 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self.stack = KubePrometheusStack(
             "kube-prometheus-stack",
-            HelmAddonArgs(
+            KubePrometheusStackArgs(
                 chart=args.config.kube_prometheus_stack,
+                monitoring=args.config,
                 environment=args.environment,
                 namespace=args.cluster.monitoring_namespace,
                 # Metrics history and dashboards are data.
                 protect=args.environment == "prod",
                 cluster=args.cluster,
             ),
-            monitoring=args.config,
             grafana_password=args.grafana_password,
             opts=pulumi.ResourceOptions(parent=self),
         )

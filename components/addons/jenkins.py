@@ -1,0 +1,156 @@
+"""``Jenkins``: CI/CD for this repository, configured entirely as code.
+
+The jenkinsci chart with JCasC: admin credentials from a Pulumi secret, a
+Kubernetes agent pod template carrying Python and the Pulumi CLI, a
+multibranch pipeline job that runs this repository's ``Jenkinsfile``,
+persistence on a PVC (protected in prod) and a TLS ingress.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any, NamedTuple
+
+import pulumi
+import yaml
+
+from components.addons.base import AddonArgs, ChartSecret, HelmAddon
+from model.config import JenkinsConfig
+from model.workload import Volume, Workload
+
+ADMIN_SECRET = "jenkins-admin"
+AGENT_LABEL = "pulumi"
+#: Plugins beyond the chart's pinned defaults (kubernetes, workflow-aggregator, git, configuration-as-code).
+EXTRA_PLUGINS = ["job-dsl:1.90", "github-branch-source:1725.vd391eef681a_e", "pipeline-utility-steps:2.16.0"]
+
+
+def multibranch_job(repository_url: str) -> str:
+    """Job DSL for the multibranch pipeline of this repository (it runs the Jenkinsfile)."""
+    return textwrap.dedent(
+        f"""\
+        multibranchPipelineJob('ai-platform') {{
+          branchSources {{
+            git {{
+              id('ai-platform')
+              remote('{repository_url}')
+              credentialsId('git')
+            }}
+          }}
+          factory {{ workflowBranchProjectFactory {{ scriptPath('Jenkinsfile') }} }}
+          orphanedItemStrategy {{ discardOldItems {{ numToKeep(20) }} }}
+          triggers {{ periodicFolderTrigger {{ interval('5m') }} }}
+        }}
+        """
+    )
+
+
+class JenkinsArgs(AddonArgs):
+    chart: JenkinsConfig
+
+
+class JenkinsWorkloads(NamedTuple):
+    controller: Workload
+
+
+class Jenkins(HelmAddon[JenkinsArgs]):
+    """The Jenkins controller (agents are pods on demand), its admin password from a Pulumi secret."""
+
+    CHART = "jenkins"
+    REPOSITORY = "https://charts.jenkins.io"
+    NAMESPACE = "jenkins"
+    TYPE = "ai-platform:cicd:Jenkins"
+
+    def __init__(
+        self,
+        name: str,
+        args: JenkinsArgs,
+        admin_password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        admin = ChartSecret(
+            f"{name}-admin",
+            ADMIN_SECRET,
+            {"jenkins-admin-user": "admin", "jenkins-admin-password": pulumi.Output.secret(admin_password)},
+        )
+        super().__init__(name, args, opts, secrets=[admin])
+
+    @classmethod
+    def workloads(cls, args: JenkinsArgs) -> JenkinsWorkloads:
+        return JenkinsWorkloads(
+            controller=Workload(
+                name="controller",
+                cpu="500m",
+                memory="2Gi" if args.prod else "1Gi",
+                cpu_limit="2",
+                storage=(Volume(size=args.chart.storage_size),),
+            )
+        )
+
+    @classmethod
+    def values(cls, args: JenkinsArgs) -> dict[str, Any]:
+        config = args.chart
+        cluster = args.cluster
+        workload = cls.workloads(args).controller
+        controller: dict[str, Any] = {
+            "admin": {
+                "existingSecret": ADMIN_SECRET,
+                "userKey": "jenkins-admin-user",
+                "passwordKey": "jenkins-admin-password",
+            },
+            "numExecutors": 0,
+            "additionalPlugins": EXTRA_PLUGINS,
+            "resources": workload.resources(),
+            "JCasC": {"configScripts": _casc(config)},
+        }
+        if config.host:
+            controller["jenkinsUrl"] = f"https://{config.host}/"
+            controller["ingress"] = {
+                "enabled": True,
+                "ingressClassName": cluster.ingress_class_name,
+                "hostName": config.host,
+                "annotations": {"cert-manager.io/cluster-issuer": cluster.cluster_issuer},
+                "tls": [{"secretName": "jenkins-tls", "hosts": [config.host]}],
+            }
+        [volume] = workload.storage
+        return {
+            "controller": controller,
+            "persistence": {"enabled": True, "size": volume.size},
+            "agent": {"enabled": True, "podTemplates": {AGENT_LABEL: _agent_template(config)}},
+        }
+
+
+def _casc(config: JenkinsConfig) -> dict[str, str]:
+    scripts = {
+        "platform": yaml.safe_dump(
+            {"jenkins": {"systemMessage": "ai-platform CI/CD: configured as code by Pulumi; edits here are lost."}}
+        )
+    }
+    if config.repository_url:
+        scripts["jobs"] = yaml.safe_dump({"jobs": [{"script": multibranch_job(config.repository_url)}]})
+    return scripts
+
+
+def _agent_template(config: JenkinsConfig) -> str:
+    """A JCasC pod template: Python and the Pulumi CLI, unprivileged."""
+    template = [
+        {
+            "name": AGENT_LABEL,
+            "label": AGENT_LABEL,
+            "serviceAccount": "default",
+            "containers": [
+                {
+                    "name": AGENT_LABEL,
+                    "image": config.agent_image,
+                    "command": "sleep",
+                    "args": "infinity",
+                    "ttyEnabled": False,
+                    "privileged": False,
+                    "resourceRequestCpu": "1",
+                    "resourceRequestMemory": "2Gi",
+                    "resourceLimitCpu": "2",
+                    "resourceLimitMemory": "2Gi",
+                }
+            ],
+        }
+    ]
+    return yaml.safe_dump(template, sort_keys=False)

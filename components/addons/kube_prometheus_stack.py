@@ -1,0 +1,154 @@
+"""``KubePrometheusStack``: Prometheus, Alertmanager and Grafana from the kube-prometheus-stack chart.
+
+Retention and storage sized per environment, Alertmanager routes from the
+stack's ``alerting``, Grafana with its admin password from a Pulumi secret
+(a Secret this add-on declares before the release), a TLS ingress, and the
+dashboard sidecar that loads every ConfigMap labelled ``grafana_dashboard``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pulumi
+
+from components.addons.base import AddonArgs, ChartSecret, HelmAddon
+from components.observability import alertmanager_config
+from model.config import MonitoringConfig
+from model.workload import Volume, Workload
+
+GRAFANA_ADMIN_SECRET = "grafana-admin"
+#: The label (value "1") Grafana's sidecar loads dashboards from, in every namespace.
+DASHBOARD_LABEL = "grafana_dashboard"
+
+
+class KubePrometheusStackArgs(AddonArgs):
+    monitoring: MonitoringConfig
+
+
+class KubePrometheusStackWorkloads(NamedTuple):
+    prometheus: Workload
+    alertmanager: Workload
+    grafana: Workload
+    operator: Workload
+    kube_state_metrics: Workload
+    node_exporter: Workload
+
+
+def _volume(workload: Workload) -> dict[str, Any]:
+    """A StatefulSet's ``volumeClaimTemplate`` value for the workload's one volume."""
+    [volume] = workload.storage
+    return {
+        "volumeClaimTemplate": {
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": volume.size}}}
+        }
+    }
+
+
+class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
+    """kube-prometheus-stack, selecting every ServiceMonitor and PrometheusRule in the cluster."""
+
+    CHART = "kube-prometheus-stack"
+    REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+    NAMESPACE = "monitoring"
+    #: node-exporter reads the host's /proc and /sys on the host network.
+    POD_SECURITY = "privileged"
+    TYPE = "ai-platform:monitoring:KubePrometheusStack"
+
+    def __init__(
+        self,
+        name: str,
+        args: KubePrometheusStackArgs,
+        grafana_password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        admin = ChartSecret(
+            f"{name}-grafana-admin",
+            GRAFANA_ADMIN_SECRET,
+            {"admin-user": "admin", "admin-password": pulumi.Output.secret(grafana_password)},
+        )
+        super().__init__(name, args, opts, secrets=[admin])
+
+    @classmethod
+    def workloads(cls, args: KubePrometheusStackArgs) -> KubePrometheusStackWorkloads:
+        config = args.monitoring
+        replicas = 2 if args.prod else 1
+        return KubePrometheusStackWorkloads(
+            prometheus=Workload(
+                name="prometheus",
+                replicas=replicas,
+                cpu="500m",
+                memory="4Gi" if args.prod else "2Gi",
+                cpu_limit="2",
+                storage=(Volume(size=config.storage_size),),
+            ),
+            alertmanager=Workload(
+                name="alertmanager",
+                replicas=replicas,
+                cpu="50m",
+                memory="128Mi",
+                cpu_limit="200m",
+                storage=(Volume(size="2Gi"),),
+            ),
+            grafana=Workload(
+                name="grafana",
+                cpu="100m",
+                memory="256Mi",
+                cpu_limit="500m",
+                storage=(Volume(size=config.grafana_storage_size),),
+            ),
+            operator=Workload(name="prometheus-operator", cpu="100m", memory="128Mi", cpu_limit="500m"),
+            kube_state_metrics=Workload(name="kube-state-metrics", cpu="50m", memory="128Mi", cpu_limit="250m"),
+            # A DaemonSet: one pod per node; priced for one node.
+            node_exporter=Workload(name="node-exporter (per node)", cpu="50m", memory="64Mi", cpu_limit="250m"),
+        )
+
+    @classmethod
+    def values(cls, args: KubePrometheusStackArgs) -> dict[str, Any]:
+        config = args.monitoring
+        workloads = cls.workloads(args)
+        [grafana_volume] = workloads.grafana.storage
+        grafana: dict[str, Any] = {
+            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "persistence": {"enabled": True, "size": grafana_volume.size},
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}
+            },
+            "resources": workloads.grafana.resources(),
+        }
+        if config.grafana_host:
+            cluster = args.cluster
+            grafana["ingress"] = {
+                "enabled": True,
+                "ingressClassName": cluster.ingress_class_name,
+                "annotations": {"cert-manager.io/cluster-issuer": cluster.cluster_issuer},
+                "hosts": [config.grafana_host],
+                "tls": [{"secretName": "grafana-tls", "hosts": [config.grafana_host]}],
+            }
+        return {
+            "prometheus": {
+                "prometheusSpec": {
+                    "replicas": workloads.prometheus.replicas,
+                    "retention": config.retention,
+                    # Select every ServiceMonitor and PrometheusRule, not only the chart's own.
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "podMonitorSelectorNilUsesHelmValues": False,
+                    "ruleSelectorNilUsesHelmValues": False,
+                    "resources": workloads.prometheus.resources(),
+                    "storageSpec": _volume(workloads.prometheus),
+                }
+            },
+            "alertmanager": {
+                "config": alertmanager_config(config.alerting),
+                "alertmanagerSpec": {
+                    "replicas": workloads.alertmanager.replicas,
+                    "resources": workloads.alertmanager.resources(),
+                    "storage": _volume(workloads.alertmanager),
+                },
+            },
+            "grafana": grafana,
+            # Sized explicitly, so every pod the chart runs has requests (and a known cost).
+            "prometheusOperator": {"resources": workloads.operator.resources()},
+            "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
+            "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
+        }
