@@ -22,7 +22,7 @@ from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.addons.jenkins import Jenkins, JenkinsArgs
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring.component import Monitoring, MonitoringArgs
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.service_image import ServiceImage, ServiceImageArgs
 from model.config import PlatformConfig, ServiceConfig

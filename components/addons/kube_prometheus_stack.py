@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import pulumi
 
 from components.addons.base import AddonArgs, ChartSecret, HelmAddon
-from components.observability import alertmanager_config
+from components.monitoring.alertmanager import alertmanager_config
 from model.config import MonitoringConfig
 from model.workload import Volume, Workload
 

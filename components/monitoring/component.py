@@ -1,26 +1,24 @@
 """``Monitoring``: Prometheus, Alertmanager and Grafana, and how every AI service is watched.
 
-kube-prometheus-stack as a ``HelmAddon`` (retention and storage sized per
-environment, Alertmanager routes from config, Grafana with its admin password
-from a Pulumi secret, a TLS ingress and the dashboard sidecar), plus for each
-AI service a ServiceMonitor, a PrometheusRule with SLO recording rules and
-alerts, and a Grafana dashboard, all generated from the service's config.
-Custom resources wait for the release that installs their CRDs.
+kube-prometheus-stack (``components.addons.kube_prometheus_stack``), plus for
+each AI service a ServiceMonitor, a PrometheusRule with SLO recording rules
+and alerts (``rules``), and a Grafana dashboard (``dashboards``), all
+generated from the service's config, and an overview dashboard. Custom
+resources wait for the release that installs their CRDs.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addons.kube_prometheus_stack import DASHBOARD_LABEL, KubePrometheusStack, KubePrometheusStackArgs
 from components.kube import selector_labels
-from components.observability import platform_dashboard, service_dashboard, service_rules
+from components.monitoring.dashboards import platform_dashboard, service_dashboard, to_json
+from components.monitoring.rules import service_rules
 from model.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
 
 
@@ -59,12 +57,14 @@ class Monitoring(pulumi.ComponentResource):
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.stack.release])
         namespace = self.stack.namespace_name
         for service in args.services:
-            self._watch(service, after_crds)
-            self._dashboard(f"dashboard-{service.name}", namespace, service_dashboard(service, args.environment))
-        self._dashboard("dashboard-platform", namespace, platform_dashboard(args.services, args.environment))
+            self._watch(service, args.config.runbook_base_url, after_crds)
+            self._dashboard(
+                f"dashboard-{service.name}", namespace, to_json(service_dashboard(service, args.environment))
+            )
+        self._dashboard("dashboard-platform", namespace, to_json(platform_dashboard(args.services, args.environment)))
         self.register_outputs({"namespace": namespace})
 
-    def _watch(self, service: ServiceConfig, opts: pulumi.ResourceOptions) -> None:
+    def _watch(self, service: ServiceConfig, runbook_base_url: str, opts: pulumi.ResourceOptions) -> None:
         metadata = k8s.meta.v1.ObjectMetaArgs(
             name=service.name, namespace=service.namespace, labels={"app.kubernetes.io/part-of": "ai-platform"}
         )
@@ -87,11 +87,11 @@ class Monitoring(pulumi.ComponentResource):
             api_version="monitoring.coreos.com/v1",
             kind="PrometheusRule",
             metadata=metadata,
-            spec=service_rules(service),
+            spec=service_rules(service, runbook_base_url),
             opts=opts,
         )
 
-    def _dashboard(self, name: str, namespace: str, dashboard: dict[str, Any]) -> None:
+    def _dashboard(self, name: str, namespace: str, dashboard: str) -> None:
         k8s.core.v1.ConfigMap(
             name,
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -99,6 +99,6 @@ class Monitoring(pulumi.ComponentResource):
                 namespace=namespace,
                 labels={DASHBOARD_LABEL: "1", "app.kubernetes.io/part-of": "ai-platform"},
             ),
-            data={f"{name}.json": json.dumps(dashboard, indent=2, sort_keys=True)},
+            data={f"{name}.json": dashboard},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.stack.namespace]),
         )
