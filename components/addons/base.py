@@ -77,6 +77,28 @@ class ChartSecret:
     """Its keys; pass passwords as ``pulumi.Output.secret``."""
 
 
+@dataclass(frozen=True)
+class AdminCredentials:
+    """An admin login the chart reads from an existing Secret (its ``admin.existingSecret`` values)."""
+
+    secret_name: str
+    user_key: str
+    password_key: str
+    user: str = "admin"
+
+    def values(self) -> dict[str, str]:
+        """The chart's ``admin`` values that point at the Secret."""
+        return {"existingSecret": self.secret_name, "userKey": self.user_key, "passwordKey": self.password_key}
+
+    def secret(self, resource_name: str, password: pulumi.Input[str]) -> ChartSecret:
+        """The Secret itself, with the password as a Pulumi secret."""
+        data: dict[str, pulumi.Input[str]] = {
+            self.user_key: self.user,
+            self.password_key: pulumi.Output.secret(password),
+        }
+        return ChartSecret(resource_name, self.secret_name, data)
+
+
 class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
     """A pinned Helm release in its own namespace, sized by the workloads it declares."""
 

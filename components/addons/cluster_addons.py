@@ -11,7 +11,7 @@ environment, and can be switched off per stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeGuard, TypeVar
+from typing import TypedDict, TypeGuard, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -24,6 +24,14 @@ from components.addons.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDev
 from model.config import AddonsConfig, CertManagerConfig, ClusterConfig, Environment, HelmChartConfig
 
 ChartT = TypeVar("ChartT", bound=HelmChartConfig)
+
+
+class _Common(TypedDict):
+    """What every cluster add-on's args share."""
+
+    environment: Environment
+    cluster: ClusterConfig
+    service_monitors: bool
 
 
 def _enabled(chart: ChartT | None) -> TypeGuard[ChartT]:
@@ -54,50 +62,27 @@ class ClusterAddons(pulumi.ComponentResource):
         super().__init__(self.TYPE, name, None, opts)
         self._args = args
         config = args.addons
-        env, cluster, monitors = args.environment, args.cluster, args.service_monitors
+        common: _Common = {
+            "environment": args.environment,
+            "cluster": args.cluster,
+            "service_monitors": args.service_monitors,
+        }
         child = pulumi.ResourceOptions(parent=self)
         self.ready = []
         self.ingress = self.cert_manager = self.metrics_server = None
         if _enabled(config.ingress_nginx):
-            self.ingress = IngressNginx(
-                "ingress-nginx",
-                IngressNginxArgs(
-                    chart=config.ingress_nginx,
-                    environment=env,
-                    cluster=cluster,
-                    service_monitors=monitors,
-                    namespace=cluster.ingress_namespace,
-                ),
-                opts=child,
-            )
+            ingress = IngressNginxArgs(chart=config.ingress_nginx, namespace=args.cluster.ingress_namespace, **common)
+            self.ingress = IngressNginx("ingress-nginx", ingress, child)
         if _enabled(config.cert_manager):
-            self.cert_manager = CertManager(
-                "cert-manager",
-                CertManagerArgs(chart=config.cert_manager, environment=env, cluster=cluster, service_monitors=monitors),
-                opts=child,
-            )
+            self.cert_manager = CertManager("cert-manager", CertManagerArgs(chart=config.cert_manager, **common), child)
         if _enabled(config.metrics_server):
-            self.metrics_server = MetricsServer(
-                "metrics-server",
-                MetricsServerArgs(
-                    chart=config.metrics_server, environment=env, cluster=cluster, service_monitors=monitors
-                ),
-                opts=child,
-            )
+            chart = config.metrics_server
+            self.metrics_server = MetricsServer("metrics-server", MetricsServerArgs(chart=chart, **common), child)
         if _enabled(config.nvidia_device_plugin):
-            NvidiaDevicePlugin(
-                "nvidia-device-plugin",
-                NvidiaDevicePluginArgs(
-                    chart=config.nvidia_device_plugin, environment=env, cluster=cluster, service_monitors=monitors
-                ),
-                opts=child,
-            )
+            chart = config.nvidia_device_plugin
+            NvidiaDevicePlugin("nvidia-device-plugin", NvidiaDevicePluginArgs(chart=chart, **common), child)
         if _enabled(config.keda):
-            Keda(
-                "keda",
-                KedaArgs(chart=config.keda, environment=env, cluster=cluster, service_monitors=monitors),
-                opts=child,
-            )
+            Keda("keda", KedaArgs(chart=config.keda, **common), child)
         if self.cert_manager is not None and config.cert_manager is not None:
             self.ready.append(self._cluster_issuer(config.cert_manager, self.cert_manager))
         for addon in (self.ingress, self.metrics_server):

@@ -14,11 +14,11 @@ from typing import Any, NamedTuple
 import pulumi
 import yaml
 
-from components.addons.base import AddonArgs, ChartSecret, HelmAddon
+from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from model.config import JenkinsConfig
 from model.workload import Volume, Workload
 
-ADMIN_SECRET = "jenkins-admin"
+ADMIN = AdminCredentials("jenkins-admin", user_key="jenkins-admin-user", password_key="jenkins-admin-password")
 AGENT_LABEL = "pulumi"
 #: Plugins beyond the chart's pinned defaults (kubernetes, workflow-aggregator, git, configuration-as-code).
 EXTRA_PLUGINS = ["job-dsl:1.90", "github-branch-source:1725.vd391eef681a_e", "pipeline-utility-steps:2.16.0"]
@@ -67,12 +67,7 @@ class Jenkins(HelmAddon[JenkinsArgs]):
         admin_password: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        admin = ChartSecret(
-            f"{name}-admin",
-            ADMIN_SECRET,
-            {"jenkins-admin-user": "admin", "jenkins-admin-password": pulumi.Output.secret(admin_password)},
-        )
-        super().__init__(name, args, opts, secrets=[admin])
+        super().__init__(name, args, opts, secrets=[ADMIN.secret(f"{name}-admin", admin_password)])
 
     @classmethod
     def workloads(cls, args: JenkinsArgs) -> JenkinsWorkloads:
@@ -92,11 +87,7 @@ class Jenkins(HelmAddon[JenkinsArgs]):
         cluster = args.cluster
         workload = cls.workloads(args).controller
         controller: dict[str, Any] = {
-            "admin": {
-                "existingSecret": ADMIN_SECRET,
-                "userKey": "jenkins-admin-user",
-                "passwordKey": "jenkins-admin-password",
-            },
+            "admin": ADMIN.values(),
             "numExecutors": 0,
             "additionalPlugins": EXTRA_PLUGINS,
             "resources": workload.resources(),

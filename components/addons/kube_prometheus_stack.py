@@ -12,12 +12,12 @@ from typing import Any, NamedTuple
 
 import pulumi
 
-from components.addons.base import AddonArgs, ChartSecret, HelmAddon
+from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from components.monitoring.alertmanager import alertmanager_config
 from model.config import MonitoringConfig
 from model.workload import Volume, Workload
 
-GRAFANA_ADMIN_SECRET = "grafana-admin"
+GRAFANA_ADMIN = AdminCredentials("grafana-admin", user_key="admin-user", password_key="admin-password")
 #: The label (value "1") Grafana's sidecar loads dashboards from, in every namespace.
 DASHBOARD_LABEL = "grafana_dashboard"
 
@@ -62,12 +62,7 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
         grafana_password: pulumi.Input[str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        admin = ChartSecret(
-            f"{name}-grafana-admin",
-            GRAFANA_ADMIN_SECRET,
-            {"admin-user": "admin", "admin-password": pulumi.Output.secret(grafana_password)},
-        )
-        super().__init__(name, args, opts, secrets=[admin])
+        super().__init__(name, args, opts, secrets=[GRAFANA_ADMIN.secret(f"{name}-grafana-admin", grafana_password)])
 
     @classmethod
     def workloads(cls, args: KubePrometheusStackArgs) -> KubePrometheusStackWorkloads:
@@ -109,7 +104,7 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
         workloads = cls.workloads(args)
         [grafana_volume] = workloads.grafana.storage
         grafana: dict[str, Any] = {
-            "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+            "admin": GRAFANA_ADMIN.values(),
             "persistence": {"enabled": True, "size": grafana_volume.size},
             "sidecar": {
                 "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}
