@@ -11,6 +11,7 @@ from components.addons.base import AddonArgs, HelmAddon
 from components.addons.cert_manager import CertManager, CertManagerArgs
 from components.addons.ingress_nginx import IngressNginx, IngressNginxArgs
 from components.addons.jenkins import Jenkins, JenkinsArgs
+from components.addons.jenkins_plugins import CHARTS, EXTRA_PLUGINS, Plugin, core_version
 from components.addons.keda import Keda, KedaArgs
 from components.addons.kube_prometheus_stack import KubePrometheusStack, KubePrometheusStackArgs
 from components.addons.metrics_server import MetricsServer, MetricsServerArgs
@@ -128,3 +129,23 @@ def test_admin_secrets_exist_before_the_release_that_refers_to_them(
     jenkins = releases["jenkins"]
     assert jenkins.inputs["values"]["controller"]["admin"]["existingSecret"] == "jenkins-admin"
     assert secrets["jenkins-admin"] in jenkins.options["dependsOn"]
+
+
+def test_every_pinned_jenkins_plugin_runs_on_the_controller_core(rendered_stack: Callable[[str], Rendered]) -> None:
+    [release] = [r for r in resources_of(rendered_stack("prod"), RELEASE) if r.inputs["chart"] == "jenkins"]
+    chart = CHARTS.get(release.inputs["version"])
+    assert chart is not None, f"jenkins chart {release.inputs['version']}: record its core in jenkins_plugins.CHARTS"
+    assert chart.image.endswith(f":{chart.core}-jdk17")
+    known = {plugin.pin: plugin for plugin in EXTRA_PLUGINS}
+    pinned = release.inputs["values"]["controller"]["additionalPlugins"]
+    assert pinned, "the job DSL in JCasC needs job-dsl"
+    for pin in pinned:
+        assert pin in known, f"{pin}: record the core it needs in jenkins_plugins.EXTRA_PLUGINS"
+    for plugin in [*(known[pin] for pin in pinned), *chart.default_plugins]:
+        assert plugin.runs_on(chart.core), f"{plugin.pin} needs core {plugin.required_core}, chart runs {chart.core}"
+        assert plugin.source
+
+
+def test_core_versions_compare_as_numbers() -> None:
+    assert core_version("2.479.1") > core_version("2.462.2") > core_version("2.462.1") > core_version("2.99")
+    assert not Plugin("job-dsl", "1.90", "2.479.1", "tag job-dsl-1.90, pom.xml:37-38").runs_on("2.462.2")

@@ -15,13 +15,12 @@ import pulumi
 import yaml
 
 from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
+from components.addons.jenkins_plugins import EXTRA_PLUGINS
 from model.config import JenkinsConfig
 from model.workload import Volume, Workload
 
 ADMIN = AdminCredentials("jenkins-admin", user_key="jenkins-admin-user", password_key="jenkins-admin-password")
 AGENT_LABEL = "pulumi"
-#: Plugins beyond the chart's pinned defaults (kubernetes, workflow-aggregator, git, configuration-as-code).
-EXTRA_PLUGINS = ["job-dsl:1.90", "github-branch-source:1725.vd391eef681a_e", "pipeline-utility-steps:2.16.0"]
 
 
 def multibranch_job(repository_url: str) -> str:
@@ -89,7 +88,8 @@ class Jenkins(HelmAddon[JenkinsArgs]):
         controller: dict[str, Any] = {
             "admin": ADMIN.values(),
             "numExecutors": 0,
-            "additionalPlugins": EXTRA_PLUGINS,
+            # Beyond the chart's defaults; each runs on the chart's core (see jenkins_plugins.py).
+            "additionalPlugins": [plugin.pin for plugin in EXTRA_PLUGINS],
             "resources": workload.resources(),
             "JCasC": {"configScripts": _casc(config)},
         }
