@@ -12,6 +12,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard as SdkDashboard
 
+from components.monitoring.alertmanager import CHART_INHIBIT_RULES
 from components.monitoring.rules import ALERTS, RUNBOOK_DIR
 from infra.offline.check import Rendered, render
 from infra.offline.runtime import PROJECT_ROOT
@@ -101,3 +102,24 @@ def test_dashboards_are_documents_of_the_sdks_typed_model(rendered_stack: Callab
         assert [panel["id"] for panel in panels] == list(range(1, len(panels) + 1))
         positions = [(panel["gridPos"]["x"], panel["gridPos"]["y"]) for panel in panels]
         assert len(set(positions)) == len(positions)  # laid out: no panel on top of another
+
+
+def test_alertmanager_keeps_the_charts_inhibit_rules_and_adds_ours(rendered_stack: Callable[[str], Rendered]) -> None:
+    [release] = [r for r in rendered_stack("prod").resources if r.name == "kube-prometheus-stack" and r.custom]
+    config = release.inputs["values"]["alertmanager"]["config"]
+    rules = config["inhibit_rules"]
+    # kube-prometheus-stack 65.0.0's defaults (values.yaml L307-346): Helm would drop them when we set the list.
+    assert {
+        "source_matchers": ["severity = critical"],
+        "target_matchers": ["severity =~ warning|info"],
+        "equal": ["namespace", "alertname"],
+    } in rules
+    assert {
+        "source_matchers": ["alertname = InfoInhibitor"],
+        "target_matchers": ["severity = info"],
+        "equal": ["namespace"],
+    } in rules
+    assert len(CHART_INHIBIT_RULES) == 4 and all(dict(rule) in rules for rule in CHART_INHIBIT_RULES)
+    [ours] = [rule for rule in rules if rule.get("equal") == ["namespace", "service"]]
+    assert 'service=~".+"' in ours["source_matchers"]  # a critical alert without a service silences nothing
+    assert {"receiver": "null", "matchers": ['alertname="InfoInhibitor"']} in config["route"]["routes"]
