@@ -149,3 +149,16 @@ def test_every_pinned_jenkins_plugin_runs_on_the_controller_core(rendered_stack:
 def test_core_versions_compare_as_numbers() -> None:
     assert core_version("2.479.1") > core_version("2.462.2") > core_version("2.462.1") > core_version("2.99")
     assert not Plugin("job-dsl", "1.90", "2.479.1", "tag job-dsl-1.90, pom.xml:37-38").runs_on("2.462.2")
+
+
+@pytest.mark.parametrize("service_monitors", [True, False])
+def test_metrics_server_is_scraped_when_prometheus_runs(service_monitors: bool) -> None:
+    values = MetricsServer.values(MetricsServerArgs(chart=CHART, environment="prod", service_monitors=service_monitors))
+    # chart 3.12.2 renders its ServiceMonitor only `if and .Values.serviceMonitor.enabled .Values.metrics.enabled`
+    assert values["metrics"]["enabled"] is True
+    assert values["serviceMonitor"]["enabled"] is service_monitors
+
+
+def test_prod_metrics_server_gets_a_service_monitor(rendered_stack: Callable[[str], Rendered]) -> None:
+    [release] = [r for r in resources_of(rendered_stack("prod"), RELEASE) if r.inputs["chart"] == "metrics-server"]
+    assert release.inputs["values"]["serviceMonitor"] == {"enabled": True}

@@ -39,5 +39,8 @@ class MetricsServer(HelmAddon[MetricsServerArgs]):
             "replicas": server.replicas,
             "podDisruptionBudget": {"enabled": server.replicas > 1, "minAvailable": 1},
             "resources": server.resources(),
+            # metrics.enabled only opens /metrics without auth; the ServiceMonitor is what gets it scraped
+            # (the chart renders it only with both on).
             "metrics": {"enabled": True},
+            "serviceMonitor": {"enabled": args.service_monitors},
         }
