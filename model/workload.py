@@ -34,7 +34,11 @@ class Workload(StrictModel):
     name: str
     """Its name in the cost report (e.g. ``controller``)."""
     replicas: Annotated[StrictInt, Field(ge=0)] = 1
-    """Replicas; a DaemonSet is priced for one node and says so in its name."""
+    """Replicas; a DaemonSet is priced for one node and says so in its name. A Helm hook Job
+    (it runs at install and upgrade, then ends) has 0: it needs requests to be scheduled but
+    reserves nothing between releases."""
+    containers: Annotated[StrictInt, Field(ge=1)] = 1
+    """Containers per replica that one chart value sizes alike (e.g. every Grafana sidecar)."""
     cpu: Quantity
     memory: Quantity
     cpu_limit: Quantity | None = None
@@ -56,7 +60,11 @@ class Workload(StrictModel):
 
     def footprint(self) -> dict[str, Any]:
         """One part of the add-on's ``footprint`` output, as the cost model reads it."""
-        entry: dict[str, Any] = {"name": self.name, "replicas": self.replicas, "requests": self.requests}
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "replicas": self.replicas * self.containers,
+            "requests": self.requests,
+        }
         if self.storage:
             entry["storage"] = [volume.footprint() for volume in self.storage]
         return entry

@@ -114,7 +114,7 @@ def test_every_release_reports_the_footprint_of_its_values(
         parts = components[release.name].outputs["footprint"]
         installed = sorted(sorted(r["requests"].items()) for r in sized(release.inputs["values"]))
         assert sorted(sorted(part["requests"].items()) for part in parts) == installed, release.name
-        assert all(part["replicas"] >= 1 for part in parts)
+        assert all(part["replicas"] >= 0 for part in parts)  # Helm hook Jobs reserve nothing between releases
 
 
 def test_admin_secrets_exist_before_the_release_that_refers_to_them(
@@ -162,3 +162,24 @@ def test_metrics_server_is_scraped_when_prometheus_runs(service_monitors: bool) 
 def test_prod_metrics_server_gets_a_service_monitor(rendered_stack: Callable[[str], Rendered]) -> None:
     [release] = [r for r in resources_of(rendered_stack("prod"), RELEASE) if r.inputs["chart"] == "metrics-server"]
     assert release.inputs["values"]["serviceMonitor"] == {"enabled": True}
+
+
+@pytest.mark.parametrize(
+    ("chart", "path"),
+    [
+        ("kube-prometheus-stack", "grafana.sidecar.resources"),  # dashboards and datasources sidecars
+        ("kube-prometheus-stack", "prometheusOperator.admissionWebhooks.patch.resources"),  # both hook Jobs
+        ("jenkins", "controller.sidecars.configAutoReload.resources"),  # config-reload and its init container
+        ("ingress-nginx", "controller.admissionWebhooks.createSecretJob.resources"),
+        ("ingress-nginx", "controller.admissionWebhooks.patchWebhookJob.resources"),
+    ],
+)
+def test_chart_containers_that_request_nothing_by_default_get_requests(
+    chart: str, path: str, rendered_stack: Callable[[str], Rendered]
+) -> None:
+    [release] = [r for r in resources_of(rendered_stack("prod"), RELEASE) if r.inputs["chart"] == chart]
+    value: Any = release.inputs["values"]
+    for key in path.split("."):
+        value = value.get(key, {})
+    assert value.get("requests", {}).keys() == {"cpu", "memory"}, f"{chart}: {path} (chart default: none)"
+    assert value["limits"]["memory"] == value["requests"]["memory"]

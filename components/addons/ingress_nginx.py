@@ -15,6 +15,12 @@ class IngressNginxArgs(AddonArgs):
 
 class IngressNginxWorkloads(NamedTuple):
     controller: Workload
+    create_secret_job: Workload
+    patch_webhook_job: Workload
+
+
+def _hook_job(name: str) -> Workload:
+    return Workload(name=name, replicas=0, cpu="10m", memory="64Mi", cpu_limit="100m")
 
 
 class IngressNginx(HelmAddon[IngressNginxArgs]):
@@ -34,13 +40,17 @@ class IngressNginx(HelmAddon[IngressNginxArgs]):
                 cpu="250m",
                 memory="512Mi" if args.prod else "256Mi",
                 cpu_limit="1",
-            )
+            ),
+            # The admission webhook's certificate Jobs (Helm hooks around each install and upgrade).
+            create_secret_job=_hook_job("admission-create (Helm hook)"),
+            patch_webhook_job=_hook_job("admission-patch (Helm hook)"),
         )
 
     @classmethod
     def values(cls, args: IngressNginxArgs) -> dict[str, Any]:
         chart = args.chart
-        workload = cls.workloads(args).controller
+        workloads = cls.workloads(args)
+        workload = workloads.controller
         timeout = str(chart.proxy_timeout_seconds)
         controller: dict[str, Any] = {
             "replicaCount": workload.replicas,
@@ -58,6 +68,10 @@ class IngressNginx(HelmAddon[IngressNginxArgs]):
             },
             "resources": workload.resources(),
             "metrics": {"enabled": True, "serviceMonitor": {"enabled": args.service_monitors}},
+            "admissionWebhooks": {
+                "createSecretJob": {"resources": workloads.create_secret_job.resources()},
+                "patchWebhookJob": {"resources": workloads.patch_webhook_job.resources()},
+            },
         }
         if workload.replicas > 1:
             controller["minAvailable"] = 1

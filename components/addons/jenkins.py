@@ -49,6 +49,7 @@ class JenkinsArgs(AddonArgs):
 
 class JenkinsWorkloads(NamedTuple):
     controller: Workload
+    config_reload: Workload
 
 
 class Jenkins(HelmAddon[JenkinsArgs]):
@@ -77,14 +78,17 @@ class Jenkins(HelmAddon[JenkinsArgs]):
                 memory="2Gi" if args.prod else "1Gi",
                 cpu_limit="2",
                 storage=(Volume(size=args.chart.storage_size),),
-            )
+            ),
+            # The JCasC reload sidecar (k8s-sidecar); the same value sizes its init container.
+            config_reload=Workload(name="config-reload sidecar", cpu="25m", memory="128Mi", cpu_limit="100m"),
         )
 
     @classmethod
     def values(cls, args: JenkinsArgs) -> dict[str, Any]:
         config = args.chart
         cluster = args.cluster
-        workload = cls.workloads(args).controller
+        workloads = cls.workloads(args)
+        workload = workloads.controller
         controller: dict[str, Any] = {
             "admin": ADMIN.values(),
             "numExecutors": 0,
@@ -92,6 +96,7 @@ class Jenkins(HelmAddon[JenkinsArgs]):
             "additionalPlugins": [plugin.pin for plugin in EXTRA_PLUGINS],
             "resources": workload.resources(),
             "JCasC": {"configScripts": _casc(config)},
+            "sidecars": {"configAutoReload": {"resources": workloads.config_reload.resources()}},
         }
         if config.host:
             controller["jenkinsUrl"] = f"https://{config.host}/"

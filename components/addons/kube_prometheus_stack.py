@@ -30,7 +30,9 @@ class KubePrometheusStackWorkloads(NamedTuple):
     prometheus: Workload
     alertmanager: Workload
     grafana: Workload
+    grafana_sidecars: Workload
     operator: Workload
+    admission_jobs: Workload
     kube_state_metrics: Workload
     node_exporter: Workload
 
@@ -92,7 +94,15 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
                 cpu_limit="500m",
                 storage=(Volume(size=config.grafana_storage_size),),
             ),
+            # Grafana's dashboard and datasource sidecars (k8s-sidecar), sized by one chart value.
+            grafana_sidecars=Workload(
+                name="grafana sidecars", containers=2, cpu="25m", memory="128Mi", cpu_limit="100m"
+            ),
             operator=Workload(name="prometheus-operator", cpu="100m", memory="128Mi", cpu_limit="500m"),
+            # The operator's admission webhook certificate Jobs (Helm hooks; one value sizes both).
+            admission_jobs=Workload(
+                name="admission-create/patch (Helm hooks)", replicas=0, cpu="10m", memory="64Mi", cpu_limit="100m"
+            ),
             kube_state_metrics=Workload(name="kube-state-metrics", cpu="50m", memory="128Mi", cpu_limit="250m"),
             # A DaemonSet: one pod per node; priced for one node.
             node_exporter=Workload(name="node-exporter (per node)", cpu="50m", memory="64Mi", cpu_limit="250m"),
@@ -107,7 +117,8 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             "admin": GRAFANA_ADMIN.values(),
             "persistence": {"enabled": True, "size": grafana_volume.size},
             "sidecar": {
-                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}
+                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"},
+                "resources": workloads.grafana_sidecars.resources(),
             },
             "resources": workloads.grafana.resources(),
         }
@@ -143,7 +154,10 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             },
             "grafana": grafana,
             # Sized explicitly, so every pod the chart runs has requests (and a known cost).
-            "prometheusOperator": {"resources": workloads.operator.resources()},
+            "prometheusOperator": {
+                "resources": workloads.operator.resources(),
+                "admissionWebhooks": {"patch": {"resources": workloads.admission_jobs.resources()}},
+            },
             "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
             "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
         }
