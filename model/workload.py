@@ -35,8 +35,8 @@ class Workload(StrictModel):
     """Its name in the cost report (e.g. ``controller``)."""
     replicas: Annotated[StrictInt, Field(ge=0)] = 1
     """Replicas; a DaemonSet is priced for one node and says so in its name. A Helm hook Job
-    (it runs at install and upgrade, then ends) has 0: it needs requests to be scheduled but
-    reserves nothing between releases."""
+    (it runs at install and upgrade, then ends) or an init container has 0: it needs requests
+    to be scheduled but reserves nothing while the workload runs."""
     containers: Annotated[StrictInt, Field(ge=1)] = 1
     """Containers per replica that one chart value sizes alike (e.g. every Grafana sidecar)."""
     cpu: Quantity

@@ -169,6 +169,8 @@ def test_prod_metrics_server_gets_a_service_monitor(rendered_stack: Callable[[st
     [
         ("kube-prometheus-stack", "grafana.sidecar.resources"),  # dashboards and datasources sidecars
         ("kube-prometheus-stack", "prometheusOperator.admissionWebhooks.patch.resources"),  # both hook Jobs
+        ("kube-prometheus-stack", "prometheusOperator.prometheusConfigReloader.resources"),  # operator-injected
+        ("kube-prometheus-stack", "grafana.initChownData.resources"),
         ("jenkins", "controller.sidecars.configAutoReload.resources"),  # config-reload and its init container
         ("ingress-nginx", "controller.admissionWebhooks.createSecretJob.resources"),
         ("ingress-nginx", "controller.admissionWebhooks.patchWebhookJob.resources"),
@@ -183,3 +185,10 @@ def test_chart_containers_that_request_nothing_by_default_get_requests(
         value = value.get(key, {})
     assert value.get("requests", {}).keys() == {"cpu", "memory"}, f"{chart}: {path} (chart default: none)"
     assert value["limits"]["memory"] == value["requests"]["memory"]
+
+
+def test_helm_test_pods_are_not_rendered(rendered_stack: Callable[[str], Rendered]) -> None:
+    """`helm test` pods request nothing and a Pulumi Release never runs them."""
+    values = {r.inputs["chart"]: r.inputs["values"] for r in resources_of(rendered_stack("prod"), RELEASE)}
+    assert values["kube-prometheus-stack"]["grafana"]["testFramework"] == {"enabled": False}
+    assert values["jenkins"]["controller"]["testEnabled"] is False

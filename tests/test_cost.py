@@ -119,9 +119,9 @@ def test_components_are_items_by_the_footprint_they_declare_not_by_their_type() 
 def test_committed_stacks_cost_what_they_did(rendered_stack: Callable[[str], Rendered]) -> None:
     totals = {stack: stack_cost(rendered_stack(stack)) for stack in ("dev", "staging", "prod")}
     assert {stack: (_cents(t.min), _cents(t.max)) for stack, t in totals.items()} == {
-        "dev": ("65.85", "65.85"),
-        "staging": ("113.64", "142.84"),
-        "prod": ("2364.08", "4599.49"),
+        "dev": ("66.61", "66.61"),
+        "staging": ("114.40", "143.60"),
+        "prod": ("2365.60", "4601.01"),
     }
 
 

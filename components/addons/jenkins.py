@@ -97,6 +97,8 @@ class Jenkins(HelmAddon[JenkinsArgs]):
             "resources": workload.resources(),
             "JCasC": {"configScripts": _casc(config)},
             "sidecars": {"configAutoReload": {"resources": workloads.config_reload.resources()}},
+            # The `helm test` pod (no requests); a Pulumi Release never runs it.
+            "testEnabled": False,
         }
         if config.host:
             controller["jenkinsUrl"] = f"https://{config.host}/"

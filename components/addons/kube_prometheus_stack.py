@@ -31,7 +31,9 @@ class KubePrometheusStackWorkloads(NamedTuple):
     alertmanager: Workload
     grafana: Workload
     grafana_sidecars: Workload
+    grafana_init: Workload
     operator: Workload
+    config_reloaders: Workload
     admission_jobs: Workload
     kube_state_metrics: Workload
     node_exporter: Workload
@@ -98,7 +100,19 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             grafana_sidecars=Workload(
                 name="grafana sidecars", containers=2, cpu="25m", memory="128Mi", cpu_limit="100m"
             ),
+            # Grafana's init-chown-data init container: it ends before the pod runs, so it reserves nothing.
+            grafana_init=Workload(
+                name="grafana init-chown-data (init container)", replicas=0, cpu="10m", memory="32Mi", cpu_limit="100m"
+            ),
             operator=Workload(name="prometheus-operator", cpu="100m", memory="128Mi", cpu_limit="500m"),
+            # The config-reloader the operator injects into every Prometheus and Alertmanager pod.
+            config_reloaders=Workload(
+                name="config-reloader (per Prometheus and Alertmanager pod)",
+                replicas=2 * replicas,
+                cpu="10m",
+                memory="50Mi",
+                cpu_limit="100m",
+            ),
             # The operator's admission webhook certificate Jobs (Helm hooks; one value sizes both).
             admission_jobs=Workload(
                 name="admission-create/patch (Helm hooks)", replicas=0, cpu="10m", memory="64Mi", cpu_limit="100m"
@@ -121,6 +135,9 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
                 "resources": workloads.grafana_sidecars.resources(),
             },
             "resources": workloads.grafana.resources(),
+            "initChownData": {"resources": workloads.grafana_init.resources()},
+            # The `helm test` pod (no requests); a Pulumi Release never runs it.
+            "testFramework": {"enabled": False},
         }
         if config.grafana_host:
             cluster = args.cluster
@@ -157,6 +174,7 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             "prometheusOperator": {
                 "resources": workloads.operator.resources(),
                 "admissionWebhooks": {"patch": {"resources": workloads.admission_jobs.resources()}},
+                "prometheusConfigReloader": {"resources": workloads.config_reloaders.resources()},
             },
             "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
             "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
