@@ -11,7 +11,7 @@ environment, and can be switched off per stack.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypedDict, TypeGuard, TypeVar
+from typing import Any, TypedDict, TypeGuard, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -120,26 +120,23 @@ class ClusterAddons(pulumi.ComponentResource):
                 },
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
             )
-            return k8s.apiextensions.CustomResource(
-                "platform-issuer",
-                api_version="cert-manager.io/v1",
-                kind="ClusterIssuer",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
-                spec={"ca": {"secretName": "platform-ca"}},
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[ca]),
-            )
-        return k8s.apiextensions.CustomResource(
-            "platform-issuer",
-            api_version="cert-manager.io/v1",
-            kind="ClusterIssuer",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
-            spec={
+            spec: dict[str, Any] = {"ca": {"secretName": "platform-ca"}}
+            opts = pulumi.ResourceOptions(parent=self, depends_on=[ca])
+        else:
+            spec = {
                 "acme": {
                     "email": config.acme_email,
                     "server": config.acme_server,
                     "privateKeySecretRef": {"name": f"{issuer}-account"},
                     "solvers": [{"http01": {"ingress": {"ingressClassName": self._args.cluster.ingress_class_name}}}],
                 }
-            },
-            opts=after_crds,
+            }
+            opts = after_crds
+        return k8s.apiextensions.CustomResource(
+            "platform-issuer",
+            api_version="cert-manager.io/v1",
+            kind="ClusterIssuer",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=issuer),
+            spec=spec,
+            opts=opts,
         )
