@@ -135,7 +135,16 @@ class AiService(pulumi.ComponentResource):
             if ingress is not None
             else pulumi.Output.from_input(None)
         )
-        self.register_outputs({"namespace": self.namespace, "url": self.url, "externalUrl": self.external_url})
+        self.register_outputs(
+            {
+                "namespace": self.namespace,
+                "url": self.url,
+                "externalUrl": self.external_url,
+                # One cost item: its Deployment and autoscaler declare all it reserves.
+                "footprint": [],
+                "costKind": "ai-service",
+            }
+        )
 
     # --- pieces ----------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Pure functions, so the same queries are declared in ScaledObjects, checked by
 ``promtool`` and evaluated by a real Prometheus in the integration tests. The
-series come from every AI service (see ``components/observability.py``):
+series come from every AI service (see ``components/monitoring/contract.py``):
 Prometheus' Operator adds ``namespace`` and ``service`` to each. The ingress
 controller's own counters carry the Ingress' namespace as
 ``exported_namespace`` (its scrape target's ``namespace`` wins).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.observability import IN_FLIGHT, REQUESTS
+from components.monitoring.contract import IN_FLIGHT, REQUESTS
 from model.config import ServiceConfig
 
 #: A per-replica threshold no real request rate reaches: the trigger only wakes the service.

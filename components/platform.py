@@ -19,13 +19,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.addons.jenkins import Jenkins, JenkinsArgs
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
 from components.ci_identities import CiIdentities, CiIdentitiesArgs
-from components.cluster_addons import ClusterAddons, ClusterAddonsArgs
-from components.helm_addon import HelmAddonArgs
-from components.jenkins import Jenkins
-from components.monitoring import Monitoring, MonitoringArgs
+from components.monitoring.component import Monitoring, MonitoringArgs
 from components.priority_classes import PriorityClasses
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.registry_access import RegistryAccess, RegistryAccessArgs
@@ -180,7 +179,7 @@ class Platform(pulumi.ComponentResource):
         assert config.jenkins_admin_password is not None, "validated: Jenkins needs jenkinsAdminPassword"
         return Jenkins(
             "jenkins",
-            HelmAddonArgs(
+            JenkinsArgs(
                 chart=config.jenkins,
                 environment=config.environment,
                 # Build history and job state are data.

@@ -146,7 +146,10 @@ class ContainerRegistry(pulumi.ComponentResource):
         self.host = pulumi.Output.from_input(self._host)
         self.username = pulumi.Output.from_input(config.username)
         self.password = password
-        self.register_outputs({"host": self.host, "username": self.username, "password": self.password})
+        self.register_outputs(
+            # One cost item: its Deployment and claim declare all it reserves.
+            {"host": self.host, "username": self.username, "password": self.password, "footprint": []}
+        )
 
     def _metadata(self, name: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._args.config.namespace, labels=self._labels)

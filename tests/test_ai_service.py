@@ -213,6 +213,9 @@ def test_ingress_has_tls_and_the_service_reports_its_urls(prod_autoscaled: Rende
         "namespace": "ai-services",
         "url": "http://text-classifier.ai-services.svc.cluster.local",
         "externalUrl": "https://classify.example.com/",
+        # One cost item, priced from its Deployment and autoscaler.
+        "footprint": [],
+        "costKind": "ai-service",
     }
 
 

@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
-from components.cluster_addons import CertManager, Keda, MetricsServer, NvidiaDevicePlugin
-from components.jenkins import Jenkins
+from components.addons.cert_manager import CertManager
+from components.addons.jenkins import Jenkins
+from components.addons.keda import Keda
+from components.addons.metrics_server import MetricsServer
+from components.addons.nvidia_device_plugin import NvidiaDevicePlugin
 from infra.offline import manifests
 from infra.offline.check import render
 from infra.offline.manifests import Manifest
@@ -156,9 +159,13 @@ def test_what_does_not_collide_is_accepted(write_stack: StackWriter, config: dic
 
 
 def test_the_models_know_each_addons_namespace() -> None:
-    addons = {"certManager": CertManager, "metricsServer": MetricsServer, "nvidiaDevicePlugin": NvidiaDevicePlugin}
-    addons["keda"] = Keda
-    assert {key: kind.NAMESPACE for key, kind in addons.items()} == collisions.ADDON_NAMESPACES
+    namespaces = {
+        "certManager": CertManager.NAMESPACE,
+        "metricsServer": MetricsServer.NAMESPACE,
+        "nvidiaDevicePlugin": NvidiaDevicePlugin.NAMESPACE,
+        "keda": Keda.NAMESPACE,
+    }
+    assert namespaces == collisions.ADDON_NAMESPACES
     assert Jenkins.NAMESPACE == collisions.JENKINS_NAMESPACE
 
 

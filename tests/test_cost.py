@@ -40,7 +40,9 @@ def deployment(name: str, requests: dict[str, str] | None, replicas: int | None 
 
 
 def component() -> Resource:
-    return Resource("ai-platform:services:AiService", COMPONENT, "svc", None, {})
+    return Resource(
+        "ai-platform:services:AiService", COMPONENT, "svc", None, {"footprint": [], "costKind": "ai-service"}
+    )
 
 
 def single(resources: list[Resource]) -> tuple[Decimal, Decimal]:
@@ -93,6 +95,38 @@ def test_a_chart_footprint_with_volumes() -> None:
     addon = Resource("ai-platform:addons:Keda", "urn:keda", "keda", None, {"footprint": footprint})
     # (0.1 x 0.04 + 0.125 x 0.01) x 700 x 3 = 11.025, plus 10 GiB x 0.1 x 3 = 3
     assert single([addon]) == (Decimal("14.025"), Decimal("14.025"))
+
+
+def test_components_are_items_by_the_footprint_they_declare_not_by_their_type() -> None:
+    declared = Resource("acme:cache:Redis", "urn:redis", "redis", None, {"footprint": [], "costKind": "platform"})
+    claim = Resource(
+        "kubernetes:core/v1:PersistentVolumeClaim",
+        "urn:pvc",
+        "data",
+        "urn:redis",
+        {"spec": {"resources": {"requests": {"storage": "10Gi"}}}},
+    )
+    undeclared = Resource("ai-platform:addons:Keda", "urn:keda", "keda", None, {})
+    workload = deployment("keda-operator", {"cpu": "1", "memory": "1Gi"}, replicas=1)
+    workload = Resource(workload.type, workload.urn, workload.name, "urn:keda", workload.props)
+    items = {(item.name, item.kind): item for item in estimate([declared, claim, undeclared, workload], PRICES).items}
+    assert set(items) == {("redis", "platform"), ("keda-operator", "other")}
+    assert items[("redis", "platform")].max == Decimal(1)  # 10 GiB x 0.1, priced under the declaring component
+    [service] = estimate([component(), deployment("svc", {"cpu": "500m", "memory": "2Gi"})], PRICES).items
+    assert (service.name, service.kind) == ("svc", "ai-service")
+
+
+def test_committed_stacks_cost_what_they_did(rendered_stack: Callable[[str], Rendered]) -> None:
+    totals = {stack: stack_cost(rendered_stack(stack)) for stack in ("dev", "staging", "prod")}
+    assert {stack: (_cents(t.min), _cents(t.max)) for stack, t in totals.items()} == {
+        "dev": ("50.01", "64.61"),  # the classifier scales to zero; the registry is kind's local one
+        "staging": ("114.40", "143.60"),
+        "prod": ("2365.60", "4601.01"),
+    }
+
+
+def _cents(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
 
 
 def test_containers_without_requests_are_unknown_not_zero() -> None:

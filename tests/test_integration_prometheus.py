@@ -258,6 +258,7 @@ def test_alertmanager_config_is_valid_and_pages_oncall_for_critical_alerts(
     assert route(*critical) == "oncall"
     assert route("alertname=AiServiceHighLatencyP95", "severity=warning", f"service={SERVICE}") == "platform-team"
     assert route("alertname=Watchdog", "severity=none") == "null"
+    assert route("alertname=InfoInhibitor", "severity=none", f"namespace={NAMESPACE}") == "null"
 
 
 def test_amtool_rejects_a_route_to_an_unknown_receiver(rendered_stack: RenderStack, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from prometheus_client import generate_latest
 
 from app import metrics as service_metrics
-from components.observability import EXTERNAL_METRICS, SERVICE_METRICS
+from components.monitoring.contract import EXTERNAL_METRICS, SERVICE_METRICS
 from infra.offline.check import Rendered
 from tests.helpers import dashboard_queries, manifests_of
 

@@ -28,6 +28,9 @@ from model.config.base import (
 from model.config.collisions import namespace_problems, route_problems
 from model.config.services import ServiceConfig
 
+#: Where this repository's ``docs/runbooks/`` is browsable; every alert links ``<base>/<alert>.md``.
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example/ai-platform/blob/main/docs/runbooks"
+
 #: CNCF Distribution, pinned by digest (docker.io/library/registry:2.8.3).
 DEFAULT_REGISTRY_IMAGE = (
     "docker.io/library/registry:2.8.3@sha256:a3d8aaa63ed8681a604f1dea0aa03f100d5895b6a58ace528858a7b332415373"
@@ -226,6 +229,8 @@ class MonitoringConfig(StrictModel):
     """Size of Grafana's volume."""
     alerting: AlertingConfig = AlertingConfig()
     """Where alerts go."""
+    runbook_base_url: HttpsUrl = DEFAULT_RUNBOOK_BASE_URL
+    """Base URL of the runbooks (this repository's ``docs/runbooks/``, e.g. on your Git host)."""
 
 
 class JenkinsConfig(HelmChartConfig):

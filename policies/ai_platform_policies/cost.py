@@ -2,10 +2,17 @@
 
 Everything that reserves capacity is priced from its *requests* (what the
 scheduler sets aside, whether used or not): AI services at their fewest and
-most replicas, platform components from the requests in their chart values
+most replicas, platform components from the workloads their charts run
 (their ``footprint`` output), PersistentVolumeClaims by size and class.
 Containers that request nothing are listed as unknown cost, never counted
 as zero.
+
+A component is one cost item because of what it declares, not what it is
+called: one that registers a ``footprint`` output (a list of parts, each
+``{"name", "replicas", "requests", "storage"?, "maxReplicas"?, "gpuType"?}``,
+possibly empty) is priced as one item, its parts plus every workload and
+claim declared beneath it; its ``costKind`` output names the kind
+(``ai-service``, else ``platform``).
 
 The same function serves the offline ``cost`` command, the pull-request diff
 and the ``monthly-budget`` policy, so all three agree. It reads resources in
@@ -26,13 +33,9 @@ from ai_platform_policies.quantity import parse_quantity
 GIB = Decimal(2) ** 30
 GPU = "nvidia.com/gpu"
 GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
-#: Components whose cost is reported as one item (the nearest one up the parent chain).
-ITEM_KINDS = {
-    "ai-platform:services:AiService": "ai-service",
-    "ai-platform:registry:ContainerRegistry": "platform",
-}
-#: Chart-based components (HelmAddon subclasses) report their own footprint.
-ITEM_PREFIXES = ("ai-platform:addons:", "ai-platform:monitoring:KubePrometheusStack", "ai-platform:cicd:")
+#: The output that makes a component one cost item, and the one that names its kind.
+FOOTPRINT = "footprint"
+COST_KIND = "costKind"
 _WORKLOADS = frozenset({"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"})
 
 
@@ -170,7 +173,9 @@ def estimate(resources: Iterable[Resource], prices: Prices) -> Estimate:
             # Declared outside our components: still capacity, priced on its own.
             target = items.setdefault(resource.urn, Item(name=resource.name, kind="other"))
         else:
-            target = items.setdefault(owner.urn, Item(name=owner.name, kind=ITEM_KINDS.get(owner.type, "platform")))
+            target = items.setdefault(
+                owner.urn, Item(name=owner.name, kind=str(owner.props.get(COST_KIND, "platform")))
+            )
         if resource.type in _WORKLOADS:
             _price_workload(resource, target, hpas, prices)
         elif resource.type == "kubernetes:core/v1:PersistentVolumeClaim":
@@ -207,17 +212,22 @@ def _priced(resource: Resource) -> bool:
 
 
 def _owner(resource: Resource, by_urn: Mapping[str, Resource]) -> Resource | None:
+    """The nearest resource up the parent chain (itself included) that declares a footprint."""
     current: Resource | None = resource
     while current is not None:
-        if current.type in ITEM_KINDS or current.type.startswith(ITEM_PREFIXES):
+        if _declares_footprint(current):
             return current
         current = by_urn.get(current.parent or "")
     return None
 
 
+def _declares_footprint(resource: Resource) -> bool:
+    footprint = resource.props.get(FOOTPRINT)
+    return isinstance(footprint, Sequence) and not isinstance(footprint, str)
+
+
 def _footprint(resource: Resource) -> list[Mapping[str, Any]]:
-    footprint = resource.props.get("footprint")
-    return list(footprint) if isinstance(footprint, Sequence) and not isinstance(footprint, str) else []
+    return list(resource.props[FOOTPRINT]) if _declares_footprint(resource) else []
 
 
 def _autoscalers(resources: list[Resource]) -> dict[tuple[str, str], tuple[int, int]]:

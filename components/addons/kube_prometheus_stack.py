@@ -1,0 +1,181 @@
+"""``KubePrometheusStack``: Prometheus, Alertmanager and Grafana from the kube-prometheus-stack chart.
+
+Retention and storage sized per environment, Alertmanager routes from the
+stack's ``alerting``, Grafana with its admin password from a Pulumi secret
+(a Secret this add-on declares before the release), a TLS ingress, and the
+dashboard sidecar that loads every ConfigMap labelled ``grafana_dashboard``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import pulumi
+
+from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
+from components.monitoring.alertmanager import alertmanager_config
+from model.config import MonitoringConfig
+from model.workload import Volume, Workload
+
+GRAFANA_ADMIN = AdminCredentials("grafana-admin", user_key="admin-user", password_key="admin-password")
+#: The label (value "1") Grafana's sidecar loads dashboards from, in every namespace.
+DASHBOARD_LABEL = "grafana_dashboard"
+
+
+class KubePrometheusStackArgs(AddonArgs):
+    monitoring: MonitoringConfig
+
+
+class KubePrometheusStackWorkloads(NamedTuple):
+    prometheus: Workload
+    alertmanager: Workload
+    grafana: Workload
+    grafana_sidecars: Workload
+    grafana_init: Workload
+    operator: Workload
+    config_reloaders: Workload
+    admission_jobs: Workload
+    kube_state_metrics: Workload
+    node_exporter: Workload
+
+
+def _volume(workload: Workload) -> dict[str, Any]:
+    """A StatefulSet's ``volumeClaimTemplate`` value for the workload's one volume."""
+    [volume] = workload.storage
+    return {
+        "volumeClaimTemplate": {
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": volume.size}}}
+        }
+    }
+
+
+class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
+    """kube-prometheus-stack, selecting every ServiceMonitor and PrometheusRule in the cluster."""
+
+    CHART = "kube-prometheus-stack"
+    REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+    NAMESPACE = "monitoring"
+    #: node-exporter reads the host's /proc and /sys on the host network.
+    POD_SECURITY = "privileged"
+    TYPE = "ai-platform:monitoring:KubePrometheusStack"
+
+    def __init__(
+        self,
+        name: str,
+        args: KubePrometheusStackArgs,
+        grafana_password: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__(name, args, opts, secrets=[GRAFANA_ADMIN.secret(f"{name}-grafana-admin", grafana_password)])
+
+    @classmethod
+    def workloads(cls, args: KubePrometheusStackArgs) -> KubePrometheusStackWorkloads:
+        config = args.monitoring
+        replicas = 2 if args.prod else 1
+        return KubePrometheusStackWorkloads(
+            prometheus=Workload(
+                name="prometheus",
+                replicas=replicas,
+                cpu="500m",
+                memory="4Gi" if args.prod else "2Gi",
+                cpu_limit="2",
+                storage=(Volume(size=config.storage_size),),
+            ),
+            alertmanager=Workload(
+                name="alertmanager",
+                replicas=replicas,
+                cpu="50m",
+                memory="128Mi",
+                cpu_limit="200m",
+                storage=(Volume(size="2Gi"),),
+            ),
+            grafana=Workload(
+                name="grafana",
+                cpu="100m",
+                memory="256Mi",
+                cpu_limit="500m",
+                storage=(Volume(size=config.grafana_storage_size),),
+            ),
+            # Grafana's dashboard and datasource sidecars (k8s-sidecar), sized by one chart value.
+            grafana_sidecars=Workload(
+                name="grafana sidecars", containers=2, cpu="25m", memory="128Mi", cpu_limit="100m"
+            ),
+            # Grafana's init-chown-data init container: it ends before the pod runs, so it reserves nothing.
+            grafana_init=Workload(
+                name="grafana init-chown-data (init container)", replicas=0, cpu="10m", memory="32Mi", cpu_limit="100m"
+            ),
+            operator=Workload(name="prometheus-operator", cpu="100m", memory="128Mi", cpu_limit="500m"),
+            # The config-reloader the operator injects into every Prometheus and Alertmanager pod.
+            config_reloaders=Workload(
+                name="config-reloader (per Prometheus and Alertmanager pod)",
+                replicas=2 * replicas,
+                cpu="10m",
+                memory="50Mi",
+                cpu_limit="100m",
+            ),
+            # The operator's admission webhook certificate Jobs (Helm hooks; one value sizes both).
+            admission_jobs=Workload(
+                name="admission-create/patch (Helm hooks)", replicas=0, cpu="10m", memory="64Mi", cpu_limit="100m"
+            ),
+            kube_state_metrics=Workload(name="kube-state-metrics", cpu="50m", memory="128Mi", cpu_limit="250m"),
+            # A DaemonSet: one pod per node; priced for one node.
+            node_exporter=Workload(name="node-exporter (per node)", cpu="50m", memory="64Mi", cpu_limit="250m"),
+        )
+
+    @classmethod
+    def values(cls, args: KubePrometheusStackArgs) -> dict[str, Any]:
+        config = args.monitoring
+        workloads = cls.workloads(args)
+        [grafana_volume] = workloads.grafana.storage
+        grafana: dict[str, Any] = {
+            "admin": GRAFANA_ADMIN.values(),
+            "persistence": {"enabled": True, "size": grafana_volume.size},
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"},
+                "resources": workloads.grafana_sidecars.resources(),
+            },
+            "resources": workloads.grafana.resources(),
+            "initChownData": {"resources": workloads.grafana_init.resources()},
+            # The `helm test` pod (no requests); a Pulumi Release never runs it.
+            "testFramework": {"enabled": False},
+        }
+        if config.grafana_host:
+            cluster = args.cluster
+            grafana["ingress"] = {
+                "enabled": True,
+                "ingressClassName": cluster.ingress_class_name,
+                "annotations": {"cert-manager.io/cluster-issuer": cluster.cluster_issuer},
+                "hosts": [config.grafana_host],
+                "tls": [{"secretName": "grafana-tls", "hosts": [config.grafana_host]}],
+            }
+        return {
+            "prometheus": {
+                "prometheusSpec": {
+                    "replicas": workloads.prometheus.replicas,
+                    "retention": config.retention,
+                    # Select every ServiceMonitor and PrometheusRule, not only the chart's own.
+                    "serviceMonitorSelectorNilUsesHelmValues": False,
+                    "podMonitorSelectorNilUsesHelmValues": False,
+                    "ruleSelectorNilUsesHelmValues": False,
+                    "resources": workloads.prometheus.resources(),
+                    "storageSpec": _volume(workloads.prometheus),
+                }
+            },
+            "alertmanager": {
+                "config": alertmanager_config(config.alerting),
+                "alertmanagerSpec": {
+                    "replicas": workloads.alertmanager.replicas,
+                    "resources": workloads.alertmanager.resources(),
+                    "storage": _volume(workloads.alertmanager),
+                },
+            },
+            "grafana": grafana,
+            # Sized explicitly, so every pod the chart runs has requests (and a known cost).
+            "prometheusOperator": {
+                "resources": workloads.operator.resources(),
+                "admissionWebhooks": {"patch": {"resources": workloads.admission_jobs.resources()}},
+                "prometheusConfigReloader": {"resources": workloads.config_reloaders.resources()},
+            },
+            "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
+            "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
+        }

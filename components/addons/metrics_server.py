@@ -1,0 +1,46 @@
+"""``MetricsServer``: the resource metrics every HorizontalPodAutoscaler needs."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from components.addons.base import AddonArgs, HelmAddon
+from model.workload import Workload
+
+
+class MetricsServerArgs(AddonArgs):
+    pass
+
+
+class MetricsServerWorkloads(NamedTuple):
+    server: Workload
+
+
+class MetricsServer(HelmAddon[MetricsServerArgs]):
+    """metrics-server: at most two replicas (it is stateless and cheap to restart)."""
+
+    CHART = "metrics-server"
+    REPOSITORY = "https://kubernetes-sigs.github.io/metrics-server/"
+    NAMESPACE = "metrics-server"
+    TYPE = "ai-platform:addons:MetricsServer"
+
+    @classmethod
+    def workloads(cls, args: MetricsServerArgs) -> MetricsServerWorkloads:
+        return MetricsServerWorkloads(
+            server=Workload(
+                name="metrics-server", replicas=min(args.replicas, 2), cpu="100m", memory="200Mi", cpu_limit="500m"
+            )
+        )
+
+    @classmethod
+    def values(cls, args: MetricsServerArgs) -> dict[str, Any]:
+        server = cls.workloads(args).server
+        return {
+            "replicas": server.replicas,
+            "podDisruptionBudget": {"enabled": server.replicas > 1, "minAvailable": 1},
+            "resources": server.resources(),
+            # metrics.enabled only opens /metrics without auth; the ServiceMonitor is what gets it scraped
+            # (the chart renders it only with both on).
+            "metrics": {"enabled": True},
+            "serviceMonitor": {"enabled": args.service_monitors},
+        }
