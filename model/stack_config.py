@@ -76,12 +76,19 @@ def parse_platform_config(
                 f"{prefix}{name}: must be a secret (a `secure:` value, set with `pulumi config set --secret`), "
                 "not plaintext"
             )
+    for name in sorted(document):
+        if f"{prefix}{name}" in secret and name not in SECRET_KEYS:
+            # The engine says which keys hold a secret, not where in them: name the key.
+            problems.append(
+                f"{prefix}{name}: holds a `secure:` value, which would be stored in plaintext; only "
+                f"{', '.join(SECRET_KEYS)} keep secrets secret (for a service: `secretEnv` and `serviceSecrets`)"
+            )
     if problems:
         raise ConfigError(source, problems)
     try:
         return PlatformConfig.model_validate(document)
     except ValidationError as error:
-        raise ConfigError(source, _describe(error)) from None
+        raise ConfigError(source, _describe(error, {key[len(prefix) :] for key in secret})) from None
 
 
 def _foreign_key_problem(key: str) -> list[str]:
@@ -112,7 +119,9 @@ def key_path(location: Iterable[str | int]) -> str:
     return f"{PROJECT}:{path}"
 
 
-def _describe(error: ValidationError) -> list[str]:
+def _describe(error: ValidationError, secret_names: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """One line per problem; a value under a secret key is never shown, whatever the validator said."""
+    never_echo = set(_NEVER_ECHO) | set(secret_names)
     problems: list[str] = []
     for detail in error.errors(include_url=False):
         location = [part for part in detail["loc"] if not _is_union_tag(part)]
@@ -123,6 +132,9 @@ def _describe(error: ValidationError) -> list[str]:
                 f"{base}{'.' if location else ''}{problem}" if location else f"{PROJECT}:{problem}"
                 for problem in cause.problems
             )
+            continue
+        if location and location[0] in never_echo and detail["type"] not in ("missing", "extra_forbidden"):
+            problems.append(f"{key_path(location)}: is not valid (a secret: its value is not shown)")
             continue
         problems.append(f"{key_path(location)}: {_message(detail, location)}")
     return problems
@@ -142,8 +154,6 @@ def _message(detail: Any, location: list[str | int]) -> str:
         return "is required"
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
-        return message
-    if location and location[0] in _NEVER_ECHO:
         return message
     value = detail.get("input")
     if kind.endswith("_type") or kind.startswith(("greater_than", "less_than", "string_pattern", "literal")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -162,15 +163,6 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
         "serviceSecrets.nobody",
         "no service named 'nobody'",
     ),
-    (
-        "plaintext secret",
-        base_config(
-            services=[base_service(secretEnv=["API_TOKEN"])],
-            serviceSecrets={"text-classifier": {"API_TOKEN": "hunter2"}},
-        ),
-        "ai-platform:serviceSecrets",
-        "must be a secret",
-    ),
     ("cluster key typo", base_config(cluster={"contxt": "prod"}), "cluster.contxt", "unknown key"),
     (
         "gpu selector value",
@@ -240,3 +232,74 @@ def test_valid_config_parses_with_defaults() -> None:
 def test_every_supported_kubernetes_version_has_schemas() -> None:
     installed = set(available_versions())
     assert {f"1.{minor}" for minor in SUPPORTED_KUBERNETES_MINORS} <= installed
+
+
+SECURE = {"secure": "v1:c2VjcmV0"}
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "fragment"),
+    [
+        (
+            base_config(services=[base_service(env={"TOKEN": SECURE})]),
+            "ai-platform:services[0].env.TOKEN",
+            "would be stored in plaintext",
+        ),
+        (
+            base_config(registry={"host": "registry.platform.example.com", "username": SECURE}),
+            "ai-platform:registry.username",
+            "list the variable in `secretEnv`",
+        ),
+        (
+            base_config(
+                services=[base_service(secretEnv=["A", "B"])],
+                serviceSecrets={"text-classifier": {"A": SECURE, "B": "in-clear"}},
+            ),
+            "ai-platform:serviceSecrets.text-classifier.B",
+            "must be a `secure:` value",
+        ),
+    ],
+)
+def test_every_secure_leaf_stays_secret_or_is_refused(
+    write_stack: StackWriter, config: dict[str, Any], key: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        read_stack_file(write_stack(config))
+    assert any(p.startswith(f"{key}:") and fragment in p for p in raised.value.problems), raised.value.problems
+
+
+def test_the_engine_path_refuses_a_secret_outside_the_secret_keys() -> None:
+    """Under the engine only whole keys are marked secret: the key is named."""
+    values = {"ai-platform:environment": "dev", "ai-platform:kubernetesVersion": "1.31", "ai-platform:services": "[]"}
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(values, "stacks/Pulumi.dev.yaml", {"ai-platform:services"})
+    assert any(p.startswith("ai-platform:services: holds a `secure:` value") for p in raised.value.problems)
+
+
+def test_no_problem_message_ever_shows_a_secret_value(write_stack: StackWriter) -> None:
+    secret = "s3cr3t-value-never-shown"
+    values = {
+        "ai-platform:environment": "dev",
+        "ai-platform:kubernetesVersion": "1.31",
+        "ai-platform:registryPassword": json.dumps([secret]),
+        "ai-platform:serviceSecrets": json.dumps({"text-classifier": {"API": [secret]}}),
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(
+            values, "stacks/Pulumi.dev.yaml", {"ai-platform:registryPassword", "ai-platform:serviceSecrets"}
+        )
+    rendered = raised.value.render()
+    assert secret not in rendered
+    assert "ai-platform:registryPassword: is not valid (a secret: its value is not shown)" in rendered
+
+
+def test_the_engine_path_refuses_a_secret_key_given_in_plaintext() -> None:
+    values = {
+        "ai-platform:environment": "dev",
+        "ai-platform:kubernetesVersion": "1.31",
+        "ai-platform:registryPassword": "hunter2",
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(values, "stacks/Pulumi.dev.yaml", set())
+    assert any(p.startswith("ai-platform:registryPassword: must be a secret") for p in raised.value.problems)
+    assert "hunter2" not in raised.value.render()

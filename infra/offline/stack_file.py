@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from typing import Any
 import yaml
 
 from infra.offline.stack_yaml import MAX_BYTES, StackYamlError, load_stack_yaml
-from model.stack_config import ConfigError
+from model.config import PROJECT
+from model.stack_config import SECRET_KEYS, ConfigError
 
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<stack>[A-Za-z0-9_.-]+)\.ya?ml$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+$")
@@ -79,6 +81,7 @@ def read_stack_file(path: Path) -> StackFile:
         values[key] = _engine_string(plain)
         if has_secret:
             secret_keys.add(key)
+        problems.extend(_secret_placement_problems(key, value))
     if problems:
         raise ConfigError(source, problems)
     return StackFile(path=path, stack=match["stack"], values=values, secret_keys=frozenset(secret_keys))
@@ -103,6 +106,47 @@ def _read_yaml(path: Path, source: str, written: dict[str, str]) -> Any:
         raise ConfigError(source, [f"cannot read the file ({error})"]) from None
     except yaml.YAMLError as error:
         raise ConfigError(source, [f"not valid YAML: {_yaml_problem(error)}"]) from None
+
+
+def _leaves(value: Any, path: str) -> Iterator[tuple[str, bool]]:
+    """(key path, is a ``secure:`` value) for every leaf of a config value."""
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            yield path, True
+            return
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, False
+
+
+def _secret_placement_problems(key: str, value: Any) -> list[str]:
+    """Secrets only where they stay secret end to end, and nothing but secrets there.
+
+    The engine marks a whole top-level key secret when any leaf of it is, but
+    the program can only keep the four secret keys secret: a ``secure:`` value
+    anywhere else would be written in plaintext (a ConfigMap, resources.json).
+    A plaintext value inside a secret key sits in the stack file in clear.
+    """
+    namespace, _, name = key.partition(":")
+    if namespace != PROJECT:
+        return []
+    problems = []
+    for path, secure in _leaves(value, key):
+        if secure and name not in SECRET_KEYS:
+            problems.append(
+                f"{path}: a `secure:` value here would be stored in plaintext; only "
+                f"{', '.join(SECRET_KEYS)} keep secrets secret. For a service, list the variable in `secretEnv` and "
+                "set it with `pulumi config set --secret --path 'serviceSecrets.<service>.<NAME>' ...`"
+            )
+        elif not secure and name in SECRET_KEYS:
+            problems.append(
+                f"{path}: must be a `secure:` value (set it with `pulumi config set --secret`), not plaintext"
+            )
+    return problems
 
 
 def _reveal(value: Any, where: str) -> tuple[Any, bool]:
