@@ -5,15 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
+from components.registry_config import bcrypt_salt, htpasswd_line
+from infra.offline.check import Rendered
+from tests.helpers import manifests_of
 from tests.processes import free_port, require_binary, running
+
+RenderStack = Callable[[str], Rendered]
 
 pytestmark = pytest.mark.integration
 USER, PASSWORD = "ci", "correct horse battery staple"
@@ -21,24 +25,36 @@ REPOSITORY = "ai/text-classifier"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 
 
+def rendered_config(rendered: Rendered) -> str:
+    """The registry's ``config.yml`` exactly as the prod stack declares it (its ConfigMap)."""
+    [config_map] = manifests_of(rendered, "ConfigMap", "platform-registry")
+    text: str = config_map["data"]["config.yml"]
+    return text
+
+
 @contextmanager
-def registry(directory: Path, htpasswd: str) -> Iterator[str]:
-    """The registry on loopback with our config.yml and htpasswd; storage under ``directory``."""
+def registry(directory: Path, htpasswd: str, config_text: str) -> Iterator[str]:
+    """The registry on loopback with the rendered config.yml, byte for byte, and our htpasswd.
+
+    Only what differs between the pod and this machine is overridden, the way
+    Distribution documents it (``REGISTRY_<SECTION>_<KEY>`` environment
+    variables): the listen addresses and the two paths the pod mounts.
+    """
     binary = require_binary("docker-registry")
     port, debug_port = free_port(), free_port()
     (directory / "storage").mkdir(exist_ok=True)
     (directory / "htpasswd").write_text(htpasswd)
-    (directory / "config.yml").write_text(
-        registry_config_yaml(
-            realm="registry.example.com",
-            storage_dir=str(directory / "storage"),
-            htpasswd_path=str(directory / "htpasswd"),
-            addr=f"127.0.0.1:{port}",
-            debug_addr=f"127.0.0.1:{debug_port}",
-        )
-    )
+    (directory / "config.yml").write_text(config_text)
+    overrides = {
+        "REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}",
+        "REGISTRY_HTTP_DEBUG_ADDR": f"127.0.0.1:{debug_port}",
+        "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY": str(directory / "storage"),
+        "REGISTRY_AUTH_HTPASSWD_PATH": str(directory / "htpasswd"),
+    }
     url = f"http://127.0.0.1:{port}"
-    with running([binary, "serve", str(directory / "config.yml")], directory / "registry.log", ready_url=f"{url}/"):
+    with running(
+        [binary, "serve", str(directory / "config.yml")], directory / "registry.log", ready_url=f"{url}/", env=overrides
+    ):
         yield url
 
 
@@ -53,12 +69,13 @@ def push_blob(client: httpx.Client, content: bytes) -> str:
     return digest
 
 
-def test_auth_push_restart_pull(tmp_path: Path) -> None:
+def test_auth_push_restart_pull(tmp_path: Path, rendered_stack: RenderStack) -> None:
+    config_text = rendered_config(rendered_stack("prod"))
     credentials = htpasswd_line(USER, PASSWORD, bcrypt_salt(os.urandom(16)))
     config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     layer = hashlib.sha256(b"seed").digest() * 4096  # 128 KiB of "model weights"
 
-    with registry(tmp_path, credentials) as url:
+    with registry(tmp_path, credentials, config_text) as url:
         assert httpx.get(f"{url}/v2/").status_code == 401
         assert httpx.get(f"{url}/v2/", auth=(USER, "wrong password")).status_code == 401
         assert httpx.get(f"{url}/v2/", auth=("mallory", PASSWORD)).status_code == 401
@@ -92,7 +109,7 @@ def test_auth_push_restart_pull(tmp_path: Path) -> None:
 
     # A restart (a new pod on the same volume) keeps everything.
     with (
-        registry(tmp_path, credentials) as url,
+        registry(tmp_path, credentials, config_text) as url,
         httpx.Client(base_url=url, auth=(USER, PASSWORD), timeout=30) as client,
     ):
         by_tag = client.get(f"/v2/{REPOSITORY}/manifests/0.1.0", headers={"accept": MANIFEST_TYPE})
@@ -107,23 +124,14 @@ def test_auth_push_restart_pull(tmp_path: Path) -> None:
         assert client.get("/v2/_catalog").json() == {"repositories": [REPOSITORY]}
 
 
-def test_a_broken_htpasswd_lets_nobody_in(tmp_path: Path) -> None:
+def test_a_broken_htpasswd_lets_nobody_in(tmp_path: Path, rendered_stack: RenderStack) -> None:
     broken = htpasswd_line(USER, PASSWORD, bcrypt_salt(os.urandom(16))).replace("$2b$10$", "$2b$10$x", 1)
-    with registry(tmp_path, broken) as url:
+    with registry(tmp_path, broken, rendered_config(rendered_stack("prod"))) as url:
         assert httpx.get(f"{url}/v2/", auth=(USER, PASSWORD)).status_code == 401
 
 
-def test_the_registry_refuses_a_broken_config(tmp_path: Path) -> None:
-    binary = require_binary("docker-registry")
-    port = free_port()
-    text = registry_config_yaml(
-        realm="r", storage_dir=str(tmp_path), htpasswd_path=str(tmp_path / "h"), addr=f"127.0.0.1:{port}"
-    )
-    (tmp_path / "config.yml").write_text(text.replace("filesystem:", "filesystemm:"))
-    with (
-        pytest.raises(RuntimeError, match="exited"),
-        running(
-            [binary, "serve", str(tmp_path / "config.yml")], tmp_path / "log", ready_url=f"http://127.0.0.1:{port}/"
-        ),
-    ):
+def test_the_registry_refuses_a_broken_config(tmp_path: Path, rendered_stack: RenderStack) -> None:
+    broken = rendered_config(rendered_stack("prod")).replace("filesystem:", "filesystemm:")
+    credentials = htpasswd_line(USER, PASSWORD, bcrypt_salt(os.urandom(16)))
+    with pytest.raises(RuntimeError, match="exited"), registry(tmp_path, credentials, broken):
         pass
