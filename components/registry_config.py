@@ -32,7 +32,9 @@ def registry_config(
         "log": {"level": "info", "formatter": "json", "fields": {"service": "registry"}},
         "storage": {
             "filesystem": {"rootdirectory": storage_dir},
-            "delete": {"enabled": True},
+            # No deletes: nothing reclaims their space without garbage collection, which needs the
+            # registry read-only (see README); a leaked push credential cannot erase images either.
+            "delete": {"enabled": False},
             "cache": {"blobdescriptor": "inmemory"},
             "maintenance": {"uploadpurging": {"enabled": True, "age": "168h", "interval": "24h", "dryrun": False}},
         },

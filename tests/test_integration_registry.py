@@ -122,6 +122,8 @@ def test_auth_push_restart_pull(tmp_path: Path, rendered_stack: RenderStack) -> 
         assert client.get(f"/v2/{REPOSITORY}/blobs/{layer_digest}").content == layer
         assert client.get(f"/v2/{REPOSITORY}/blobs/{config_digest}").content == config
         assert client.get("/v2/_catalog").json() == {"repositories": [REPOSITORY]}
+        # Deletes are off (no garbage collection runs): even the push credential cannot erase an image.
+        assert client.delete(f"/v2/{REPOSITORY}/manifests/{manifest_digest}").status_code == 405
 
 
 def test_a_broken_htpasswd_lets_nobody_in(tmp_path: Path, rendered_stack: RenderStack) -> None:
