@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS
+from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS, GPU_TYPE_LABEL
 from components.autoscaling import WAKE_ONLY_THRESHOLD, ingress_request_query, load_query, prometheus_trigger
 from components.kube import (
     http_probe,
@@ -36,7 +36,6 @@ from model.config.services import EgressRule
 SECRETS_MOUNT_PATH = "/var/run/secrets/ai-platform"
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
-GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
 SERVICE_PORT = 80
 
 

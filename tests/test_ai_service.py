@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from infra import sdk
 from infra.offline.check import Rendered, render
 from tests.conftest import StackWriter, base_config, base_service
 from tests.helpers import container, manifest, manifests_of, pod_spec, resources_of
@@ -236,8 +237,9 @@ def test_secret_values_stay_secret_in_the_recording(prod_autoscaled: Rendered) -
     [secret] = [
         s for s in resources_of(prod_autoscaled, "kubernetes:core/v1:Secret") if "AiService" in (s.parent or "")
     ]
-    raw = json.dumps(secret.inputs)
-    assert "1b47061264138c4ac30d75fd1eb44270" in raw  # Pulumi's secret signature: still a secret
+    string_data = secret.inputs["stringData"]
+    # Each value is a Pulumi secret (never plaintext in state), however the SDK wraps the map.
+    assert sdk.is_secret(string_data) or all(sdk.is_secret(value) for value in string_data.values())
     dumped = json.dumps([r.as_json() for r in prod_autoscaled.resources])
     assert "offline-secret-" not in dumped
 

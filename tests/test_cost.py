@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ai_platform_policies.cost import GPU_TYPE_LABEL, Prices, Resource, estimate
+from ai_platform_policies.cost import Prices, Resource, estimate
+from ai_platform_policies.kube import GPU_TYPE_LABEL
 from infra.offline.check import Rendered, render, stack_cost
 from infra.offline.runtime import PROJECT_ROOT
 from tests.conftest import StackWriter, base_config, base_service

@@ -23,7 +23,7 @@ from infra.offline.pack_process import policy_pack
 from infra.offline.policy_config import load_policy_config, policy_config_path
 from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_monitor, run_program
 from infra.offline.schema import SchemaError, validate_manifest
-from infra.offline.stack_file import StackFile, read_stack_file
+from infra.offline.stack_file import StackFile, display, read_stack_file
 from model.config import PlatformConfig
 from model.stack_config import STACK_CONFIG_DIR, ConfigError, parse_platform_config
 
@@ -144,10 +144,3 @@ def _schema_errors(rendered: Rendered, progress: ProgressReport = _quiet) -> lis
         errors.extend(validate_manifest(manifest.body, version, f"manifests/{manifest.file_name}"))
         progress("validating manifests", done, total)
     return errors
-
-
-def display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)

@@ -30,7 +30,6 @@ from infra.offline.check import (
     CheckReport,
     ProgressReport,
     check_stack,
-    display,
     render,
     stack_cost,
     stack_names,
@@ -44,6 +43,7 @@ from infra.offline.plan import command as planner
 from infra.offline.policy_config import PolicyConfigError
 from infra.offline.runtime import PROJECT_ROOT, ProgramError
 from infra.offline.schema import has_crd_schema, is_custom_resource
+from infra.offline.stack_file import display
 from model.stack_config import ConfigError
 
 EXIT_OK = 0

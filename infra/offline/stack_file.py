@@ -42,12 +42,12 @@ class StackFile:
 
     @property
     def display_path(self) -> str:
-        return _display(self.path)
+        return display(self.path)
 
 
 def read_stack_file(path: Path) -> StackFile:
     """Parse a stack file; any problem is a ``ConfigError`` naming the file."""
-    source = _display(path)
+    source = display(path)
     match = _STACK_FILE.match(path.name)
     if match is None:
         raise ConfigError(source, ["a stack file must be named Pulumi.<stack>.yaml"])
@@ -185,7 +185,8 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return problem
 
 
-def _display(path: Path) -> str:
+def display(path: Path) -> str:
+    """A path as messages show it: relative to where the tool runs (usually the project root)."""
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

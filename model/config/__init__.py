@@ -12,8 +12,6 @@ from model.config.base import (
     SUPPORTED_KUBERNETES_MINORS,
     CrossFieldError,
     Environment,
-    image_digest,
-    image_tag,
 )
 from model.config.platform import (
     AddonsConfig,
@@ -61,6 +59,4 @@ __all__ = [
     "ResourcesConfig",
     "ServiceConfig",
     "SloConfig",
-    "image_digest",
-    "image_tag",
 ]

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from ai_platform_policies.quantity import QUANTITY_PATTERN, QuantityError, parse_quantity
+from ai_platform_policies.references import EXACT_VERSION, IMAGE_REFERENCE
 
 PROJECT = "ai-platform"
 
@@ -40,21 +41,12 @@ class StrictModel(BaseModel):
     )
 
 
-# --- value types -----------------------------------------------------------
-
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _LABEL_KEY_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-# An OCI image reference: [registry[:port]/]repository[:tag][@sha256:digest]
-_IMAGE_REF = re.compile(
-    r"^(?P<name>(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-    r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
-    r"(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
 
 
 def _dns_label(value: str) -> str:
@@ -105,7 +97,7 @@ def _label_value(value: str) -> str:
 
 
 def _image_ref(value: str) -> str:
-    if len(value) > 255 or not _IMAGE_REF.match(value):
+    if len(value) > 255 or not IMAGE_REFERENCE.match(value):
         raise ValueError(
             f"{value!r} is not an image reference (expected [registry/]repository[:tag][@sha256:<64 hex>])"
         )
@@ -188,7 +180,7 @@ Hostname = Annotated[str, AfterValidator(_hostname), _text(_DNS_SUBDOMAIN.patter
 EnvVarName = Annotated[str, AfterValidator(_env_var_name), _text(_ENV_VAR_NAME.pattern)]
 LabelKey = Annotated[str, AfterValidator(_label_key), _text(_LABEL_KEY, 317)]
 LabelValue = Annotated[str, AfterValidator(_label_value), _text(_LABEL_VALUE.pattern, 63)]
-ImageRef = Annotated[str, AfterValidator(_image_ref), _text(_python_groups_removed(_IMAGE_REF.pattern), 255)]
+ImageRef = Annotated[str, AfterValidator(_image_ref), _text(_python_groups_removed(IMAGE_REFERENCE.pattern), 255)]
 Cidr = Annotated[
     str, AfterValidator(_cidr), WithJsonSchema({"type": "string", "examples": ["10.0.0.0/8", "0.0.0.0/0"]})
 ]
@@ -217,13 +209,8 @@ KubernetesVersion = Annotated[
 ]
 
 
-_CHART_VERSION = re.compile(
-    r"^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
-)
-
-
 def _chart_version(value: str) -> str:
-    if not _CHART_VERSION.match(value):
+    if not EXACT_VERSION.match(value):
         raise ValueError(f"{value!r} is not an exact chart version such as 4.11.3 (no ranges, never 'latest')")
     return value
 
@@ -232,26 +219,12 @@ ChartVersion = Annotated[
     str,
     BeforeValidator(lambda v: str(v) if isinstance(v, int | float) else v),
     AfterValidator(_chart_version),
-    _text(_CHART_VERSION.pattern, examples=["4.11.3", "v1.16.1"]),
+    _text(EXACT_VERSION.pattern, examples=["4.11.3", "v1.16.1"]),
 ]
 HttpsUrl = Annotated[str, Field(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]+)?(/[^\s]*)?$")]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 #: A Prometheus duration such as 15d or 12h.
 Duration = Annotated[str, Field(pattern=r"^[0-9]+(ms|s|m|h|d|w|y)$")]
-
-
-def image_digest(reference: str) -> str | None:
-    """The ``sha256:`` digest of an image reference, if it is pinned by one."""
-    match = _IMAGE_REF.match(reference)
-    return match["digest"] if match else None
-
-
-def image_tag(reference: str) -> str | None:
-    match = _IMAGE_REF.match(reference)
-    return match["tag"] if match else None
-
-
-# --- cluster ---------------------------------------------------------------
 
 
 class CrossFieldError(ValueError):

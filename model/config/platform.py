@@ -58,9 +58,6 @@ class ClusterConfig(StrictModel):
     """cert-manager ClusterIssuer that signs the TLS certificates of ingresses."""
 
 
-# --- AI services -----------------------------------------------------------
-
-
 class HelmChartConfig(StrictModel):
     """What every Helm add-on declares: on or off, and an exact chart version."""
 

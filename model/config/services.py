@@ -303,6 +303,3 @@ class ServiceConfig(StrictModel):
     @property
     def min_replicas(self) -> int:
         return self.autoscaling.min_replicas if self.autoscaling else self.replicas
-
-
-# --- the whole stack -------------------------------------------------------

@@ -27,12 +27,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ai_platform_policies.kube import Field, autoscaler
+from ai_platform_policies.kube import GPU_RESOURCE, GPU_TYPE_LABEL, Field, autoscaler
 from ai_platform_policies.quantity import parse_quantity
 
 GIB = Decimal(2) ** 30
-GPU = "nvidia.com/gpu"
-GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
+GPU = GPU_RESOURCE
 #: The output that makes a component one cost item, and the one that names its kind.
 FOOTPRINT = "footprint"
 COST_KIND = "costKind"

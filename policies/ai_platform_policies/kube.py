@@ -73,6 +73,8 @@ HELM_RELEASE_TYPES = frozenset(
     {"kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart", "kubernetes:helm.sh/v3:Chart"}
 )
 GPU_RESOURCE = "nvidia.com/gpu"
+#: The pod label that names a GPU service's GPU model (placement reports and the cost model read it).
+GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
 #: The node label NVIDIA's GPU feature discovery sets to the GPU model.
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 #: Our GPU type names (the ones prices use) -> the values GPU feature discovery gives

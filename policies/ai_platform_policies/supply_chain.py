@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from pulumi_policy import ReportViolation, ResourceValidationArgs
 
 from ai_platform_policies.kube import HELM_RELEASE_TYPES, containers, describe, pod_spec
+from ai_platform_policies.references import EXACT_VERSION, image_digest, image_registry, image_tag
 from ai_platform_policies.rule import Config, props, resource_rule
-
-_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
-_EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$")
-
-
-def image_registry(image: str) -> str:
-    """The registry host of an image reference (Docker Hub when none is named)."""
-    first, _, rest = image.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
 
 
 def approved(image: str, entries: set[str]) -> bool:
@@ -30,12 +18,6 @@ def approved(image: str, entries: set[str]) -> bool:
         name = f"docker.io/{name}" if "/" in name else f"docker.io/library/{name}"
     repository = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
     return registry in entries or repository in entries
-
-
-def image_tag(image: str) -> str | None:
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
 
 
 @resource_rule(
@@ -69,7 +51,7 @@ def approved_registries(args: ResourceValidationArgs, config: Config, report: Re
 def image_tag_pinned(args: ResourceValidationArgs, config: Config, report: ReportViolation) -> None:
     for label, container in containers(pod_spec(args.resource_type, props(args))):
         image = container["image"].string() or ""
-        digest = _DIGEST.search(image) is not None
+        digest = image_digest(image) is not None
         tag = image_tag(image)
         if tag == "latest":
             report(f"{describe(label, container)} uses the mutable 'latest' tag ({image}).", None)
@@ -91,5 +73,5 @@ def helm_chart_version_pinned(args: ResourceValidationArgs, config: Config, repo
     version = props(args)["version"].string()
     if not version:
         report("no chart version: every install could pull a different chart.", None)
-    elif not _EXACT_VERSION.match(version):
+    elif not EXACT_VERSION.match(version):
         report(f"chart version {version!r} is not an exact version.", None)
