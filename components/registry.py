@@ -28,6 +28,7 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
+from components.network import acme_solver, declare_allows
 from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
@@ -80,6 +81,8 @@ class ContainerRegistry(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         # The registry needs no egress (filesystem storage): only its ingress allows below.
         default_deny(config.namespace, self._labels, inside)
+        # cert-manager's HTTP-01 solver for the registry's Certificate runs here.
+        declare_allows(config.namespace, [acme_solver(args.cluster)], self._labels, inside)
         settings = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(),

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, StrictBool, StrictInt, model_validator
 from ai_platform_policies.cost import DEFAULT_PRICES, Prices
 from model.config.base import (
     ChartVersion,
+    Cidr,
     CrossFieldError,
     DnsLabel,
     Duration,
@@ -56,6 +57,13 @@ class ClusterConfig(StrictModel):
     """IngressClass every ingress of the platform uses."""
     cluster_issuer: DnsLabel = "platform-issuer"
     """cert-manager ClusterIssuer that signs the TLS certificates of ingresses."""
+    api_server_cidrs: Annotated[list[Cidr], Field(min_length=1)] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """Where the Kubernetes API server's endpoints are (NetworkPolicy ipBlocks for operators' API calls on TCP
+    443/6443 and for webhook calls from the API server). Default `0.0.0.0/0` (any address): narrow it to the
+    control plane's addresses (`kubectl get endpoints kubernetes`)."""
+    node_cidrs: Annotated[list[Cidr], Field(min_length=1)] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """Where the nodes are: Prometheus scrapes kubelets and node-exporter there, metrics-server reads kubelets.
+    Default `0.0.0.0/0` (any address): narrow it to the node subnets."""
 
 
 # --- AI services -----------------------------------------------------------
