@@ -32,6 +32,20 @@ def _hook_job(name: str) -> Workload:
     return Workload(name=name, replicas=0, cpu="10m", memory="64Mi", cpu_limit="100m")
 
 
+def forwarded_headers(chart: IngressNginxConfig) -> dict[str, str]:
+    """Believe ``X-Forwarded-*`` only from the trusted L7 proxies in front of the load balancer.
+
+    Behind an L4 load balancer (the default: ``trustedProxyCidrs`` empty) the
+    client's own address reaches the controller, and trusting the headers
+    would let any client choose its apparent IP (logs, allow-lists, rate
+    limits) and scheme; with a CDN or L7 proxy in front, its ranges become
+    ``proxy-real-ip-cidr`` (the controller's default would be 0.0.0.0/0).
+    """
+    if not chart.trusted_proxy_cidrs:
+        return {"use-forwarded-headers": "false"}
+    return {"use-forwarded-headers": "true", "proxy-real-ip-cidr": ",".join(chart.trusted_proxy_cidrs)}
+
+
 class IngressNginx(HelmAddon[IngressNginxArgs]):
     """ingress-nginx: the default IngressClass, no request buffering, metrics."""
 
@@ -74,7 +88,11 @@ class IngressNginx(HelmAddon[IngressNginxArgs]):
                 "proxy-send-timeout": timeout,
                 "proxy-request-buffering": "off",
                 "client-body-buffer-size": "1m",
-                "use-forwarded-headers": "true",
+                **forwarded_headers(chart),
+                # HSTS stated, not inherited from the controller's defaults.
+                "hsts": "true",
+                "hsts-max-age": str(chart.hsts_max_age_seconds),
+                "hsts-include-subdomains": "true",
             },
             "resources": workload.resources(),
             "metrics": {"enabled": True, "serviceMonitor": {"enabled": args.service_monitors}},

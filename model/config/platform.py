@@ -97,6 +97,11 @@ class IngressNginxConfig(HelmChartConfig):
     """Largest request body (model payloads, registry layers go through the registry's own limit)."""
     proxy_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 600
     """Read and send timeout of the proxy, in seconds (long model calls)."""
+    trusted_proxy_cidrs: list[Cidr] = Field(default_factory=list)
+    """L7 proxies or CDNs in front of the load balancer whose `X-Forwarded-*` headers are believed; empty (the
+    default, an L4 load balancer) ignores those headers, so clients cannot spoof their address."""
+    hsts_max_age_seconds: Annotated[StrictInt, Field(ge=0, le=63072000)] = 31536000
+    """How long browsers remember to use HTTPS only (HSTS `max-age`, default one year)."""
 
 
 class CertManagerConfig(HelmChartConfig):
@@ -165,6 +170,10 @@ class RegistryConfig(StrictModel):
     """StorageClass of the registry's volume; the cluster default when unset."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
     """User that pushes and pulls; the password is the secret `registryPassword`."""
+    max_upload_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmgKMG]?$")] = "10g"
+    """Largest request body the ingress accepts for the registry (one image layer per upload), e.g. 10g."""
+    upload_timeout_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = 900
+    """Read and send timeout of the registry's ingress, in seconds (slow layer uploads)."""
 
     @model_validator(mode="after")
     def _one_registry(self) -> RegistryConfig:
