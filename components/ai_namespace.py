@@ -11,7 +11,7 @@ its LimitRange gives defaults to anything created without requests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pulumi
@@ -19,7 +19,8 @@ import pulumi_kubernetes as k8s
 
 from ai_platform_policies.quantity import format_cpu, format_memory, parse_quantity
 from components.kube import PART_OF, default_deny
-from model.config import Environment, ServiceConfig
+from components.network import acme_solver, declare_allows
+from model.config import ClusterConfig, Environment, ServiceConfig
 
 #: Extra capacity on top of what the declared services can use at most.
 QUOTA_HEADROOM = Decimal("1.25")
@@ -32,6 +33,7 @@ class AiNamespaceArgs:
     environment: Environment
     kubernetes_version: str
     services: Sequence[ServiceConfig]
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 class AiNamespace(pulumi.ComponentResource):
@@ -61,6 +63,8 @@ class AiNamespace(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         # Every service then allows only what it needs (AiService's NetworkPolicy).
         default_deny(args.name, labels, inside)
+        # cert-manager's HTTP-01 solver pods for the services' Ingresses run here.
+        declare_allows(args.name, [acme_solver(args.cluster)], labels, inside)
         metadata = k8s.meta.v1.ObjectMetaArgs(name="ai-services", namespace=args.name, labels=labels)
         k8s.core.v1.ResourceQuota(
             f"{name}-quota",

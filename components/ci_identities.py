@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kube import standard_labels
+from components.kube import default_deny, standard_labels
 from model.config.platform import CiIdentitiesConfig
 
 READ = ["get", "list", "watch"]
@@ -107,6 +107,8 @@ class CiIdentities(pulumi.ComponentResource):
         )
         self.namespace = namespace.metadata.name
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        # No pod runs here (the identities are used from outside); deny anything that ever does.
+        default_deny(config.namespace, self._labels, inside)
         roles = {
             PREVIEW: self._cluster_role(f"{name}-preview", "ai-platform-ci-preview", PREVIEW_READS, child),
             DRIFT: self._cluster_role(f"{name}-drift", "ai-platform-ci-drift", DRIFT_READS, child),

@@ -89,7 +89,9 @@ def service_peer(namespace: str, name: str) -> k8s.networking.v1.NetworkPolicyPe
     )
 
 
-def default_deny(namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+def default_deny(
+    namespace: str, labels: dict[str, str], opts: pulumi.ResourceOptions
+) -> list[k8s.networking.v1.NetworkPolicy]:
     """Deny every connection into and out of a namespace's pods, except DNS lookups.
 
     Workloads then declare their own allows. DNS goes to kube-system (CoreDNS
@@ -99,7 +101,7 @@ def default_deny(namespace: str, labels: dict[str, str], opts: pulumi.ResourceOp
     def metadata(name: str) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace, labels=labels)
 
-    k8s.networking.v1.NetworkPolicy(
+    deny = k8s.networking.v1.NetworkPolicy(
         f"{namespace}-default-deny",
         metadata=metadata("default-deny"),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
@@ -107,7 +109,7 @@ def default_deny(namespace: str, labels: dict[str, str], opts: pulumi.ResourceOp
         ),
         opts=opts,
     )
-    k8s.networking.v1.NetworkPolicy(
+    dns = k8s.networking.v1.NetworkPolicy(
         f"{namespace}-allow-dns",
         metadata=metadata("allow-dns"),
         spec=k8s.networking.v1.NetworkPolicySpecArgs(
@@ -125,6 +127,7 @@ def default_deny(namespace: str, labels: dict[str, str], opts: pulumi.ResourceOp
         ),
         opts=opts,
     )
+    return [deny, dns]
 
 
 def tls_ingress_spec(

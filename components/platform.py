@@ -15,21 +15,32 @@ that matters on a fresh cluster:
 
 from __future__ import annotations
 
+from typing import Any, TypeGuard
+
 import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from components import registry as registry_component
+from components.addons import jenkins as jenkins_addon
+from components.addons import kube_prometheus_stack
+from components.addons.base import HelmAddon
+from components.addons.cert_manager import CertManager
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.addons.ingress_nginx import IngressNginx
 from components.addons.jenkins import Jenkins, JenkinsArgs
+from components.addons.keda import Keda
+from components.addons.metrics_server import MetricsServer
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
-from components.ai_service import AiService, AiServiceArgs
+from components.ai_service import HTTP_PORT_NAME, METRICS_PORT_NAME, AiService, AiServiceArgs
 from components.ci_identities import CiIdentities, CiIdentitiesArgs
 from components.monitoring.component import Monitoring, MonitoringArgs
+from components.network import ACME_SOLVER_PORT, Backend, merge_backends
 from components.priority_classes import PriorityClasses
 from components.registry import ContainerRegistry, ContainerRegistryArgs
 from components.registry_access import RegistryAccess, RegistryAccessArgs
 from components.service_image import ServiceImage, ServiceImageArgs
-from model.config import PlatformConfig, ServiceConfig
+from model.config import HelmChartConfig, PlatformConfig, ServiceConfig
 from model.config.services import PROJECT_ROOT
 
 
@@ -72,6 +83,7 @@ class Platform(pulumi.ComponentResource):
                     environment=config.environment,
                     kubernetes_version=config.kubernetes_version,
                     services=[service for service in config.services if service.namespace == namespace],
+                    cluster=config.cluster,
                 ),
                 opts=self._within,
             )
@@ -85,6 +97,7 @@ class Platform(pulumi.ComponentResource):
                 cluster=config.cluster,
                 environment=config.environment,
                 service_monitors=self.monitoring is not None,
+                ingress_backends=self._ingress_backends(),
             ),
             opts=self._after([self.monitoring.stack.release] if self.monitoring else []),
         )
@@ -122,10 +135,41 @@ class Platform(pulumi.ComponentResource):
                 cluster=config.cluster,
                 services=config.services,
                 grafana_password=_secret(config.grafana_admin_password),
+                scrape_targets=self._scrape_targets(),
+                prometheus_clients=(Keda.NAMESPACE,) if _on(config.addons.keda) else (),
             ),
             # ServiceMonitors and rules land in the AI namespaces.
             opts=self._after(list(self.namespaces.values())),
         )
+
+    def _ingress_backends(self) -> tuple[Backend, ...]:
+        """Every namespace an Ingress of the platform routes to: its Service's pod ports and ACME's solver."""
+        config = self._config
+        backends = [Backend(namespace, (HTTP_PORT_NAME, ACME_SOLVER_PORT)) for namespace in sorted(self.namespaces)]
+        if config.registry is not None and config.registry.in_cluster:
+            backends.append(Backend(config.registry.namespace, (registry_component.PORT, ACME_SOLVER_PORT)))
+        if config.monitoring is not None and config.monitoring.grafana_host:
+            grafana = (kube_prometheus_stack.GRAFANA_PORT, ACME_SOLVER_PORT)
+            backends.append(Backend(config.cluster.monitoring_namespace, grafana))
+        if config.jenkins is not None and config.jenkins.enabled and config.jenkins.host:
+            backends.append(Backend(Jenkins.NAMESPACE, (jenkins_addon.HTTP_PORT, ACME_SOLVER_PORT)))
+        return merge_backends(backends)
+
+    def _scrape_targets(self) -> tuple[Backend, ...]:
+        """Every namespace outside monitoring with a ServiceMonitor, and the ports it scrapes there."""
+        config = self._config
+        targets = [Backend(namespace, (METRICS_PORT_NAME,)) for namespace in sorted(self.namespaces)]
+        if config.registry is not None and config.registry.in_cluster:
+            targets.append(Backend(config.registry.namespace, (registry_component.METRICS_PORT,)))
+        addons = config.addons
+        charts: list[tuple[HelmChartConfig | None, type[HelmAddon[Any]], str]] = [
+            (addons.ingress_nginx, IngressNginx, config.cluster.ingress_namespace),
+            (addons.cert_manager, CertManager, CertManager.NAMESPACE),
+            (addons.metrics_server, MetricsServer, MetricsServer.NAMESPACE),
+            (addons.keda, Keda, Keda.NAMESPACE),
+        ]
+        targets.extend(Backend(namespace, addon.METRICS_PORTS) for chart, addon, namespace in charts if _on(chart))
+        return merge_backends(targets)
 
     def _registry(self) -> ContainerRegistry | None:
         """The in-cluster registry, when the stack runs one."""
@@ -236,6 +280,11 @@ class Platform(pulumi.ComponentResource):
             ),
             opts=self._after(dependencies),
         )
+
+
+def _on(chart: HelmChartConfig | None) -> TypeGuard[HelmChartConfig]:
+    """An add-on that the stack installs (present and enabled)."""
+    return chart is not None and chart.enabled
 
 
 def _secret(value: SecretStr) -> pulumi.Output[str]:

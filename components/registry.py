@@ -4,9 +4,9 @@ CNCF Distribution as our own resources (not a chart): a rendered
 ``config.yml``, htpasswd auth from a Pulumi secret, a PersistentVolumeClaim
 (protected in prod), a single hardened replica (filesystem storage on a
 ReadWriteOnce volume cannot be shared), a Service, a TLS Ingress that accepts
-multi-GB layer uploads, and its certificate, which image pushes wait for.
-Pull secrets and push credentials are ``RegistryAccess``'s, the same as for an
-external registry.
+multi-GB layer uploads (up to ``registry.maxUploadSize`` per request), and its
+certificate, which image pushes wait for. Pull secrets and push credentials
+are ``RegistryAccess``'s, the same as for an external registry.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from components.kube import (
     standard_labels,
     tls_ingress_spec,
 )
+from components.network import acme_solver, declare_allows
 from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
@@ -80,6 +81,8 @@ class ContainerRegistry(pulumi.ComponentResource):
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         # The registry needs no egress (filesystem storage): only its ingress allows below.
         default_deny(config.namespace, self._labels, inside)
+        # cert-manager's HTTP-01 solver for the registry's Certificate runs here.
+        declare_allows(config.namespace, [acme_solver(args.cluster)], self._labels, inside)
         settings = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(),
@@ -284,11 +287,12 @@ class ContainerRegistry(pulumi.ComponentResource):
                 labels=self._labels,
                 annotations={
                     # The TLS secret comes from the Certificate above, not from ingress-shim.
-                    # Layers are often several GB: no size limit, no buffering, long timeouts.
-                    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+                    # Layers are often several GB: a bound per request (one layer upload) of
+                    # `registry.maxUploadSize`, no buffering, long timeouts.
+                    "nginx.ingress.kubernetes.io/proxy-body-size": config.max_upload_size,
                     "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-                    "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
-                    "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
+                    "nginx.ingress.kubernetes.io/proxy-read-timeout": str(config.upload_timeout_seconds),
+                    "nginx.ingress.kubernetes.io/proxy-send-timeout": str(config.upload_timeout_seconds),
                 },
             ),
             spec=tls_ingress_spec(

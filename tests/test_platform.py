@@ -119,7 +119,7 @@ def test_registry_is_declared_as_our_own_resources(rendered_stack: RenderStack) 
     pvc = manifest(prod, "PersistentVolumeClaim", "registry")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "500Gi"
     ingress = manifest(prod, "Ingress", "registry")
-    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "0"
+    assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "10g"
     assert ingress["spec"]["tls"][0]["hosts"] == ["registry.example.com"]
     [config_map] = [m for m in manifests_of(prod, "ConfigMap", "platform-registry")]
     assert "htpasswd" in config_map["data"]["config.yml"]

@@ -7,8 +7,12 @@ workloads it runs and its values, both as pure functions of the args. The
 base owns the rest: its own namespace (with a Pod Security level), the pinned
 chart version, an atomic install that cleans up on failure, a timeout, a
 bounded release history, ``protect`` for releases that keep data, the Secrets
-the values refer to (declared before the release), and the ``footprint``
-output that the cost model prices.
+the values refer to (declared before the release), the ``footprint``
+output that the cost model prices, and the namespace's network: default-deny
+ingress and egress (DNS allowed) plus the ``NetworkAllow`` list each add-on
+declares next to its values (``network_allows``) and a scrape allow for its
+``METRICS_PORTS``, all declared before the release, so an ``atomic`` install
+already runs under the policies it will live with.
 
 ``helm.v3.Release`` is used rather than ``helm.v4.Chart``: it is one resource
 whose diff is the values we set, Helm hooks and CRD upgrades behave as with
@@ -29,7 +33,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.kube import PART_OF
+from components.kube import PART_OF, default_deny
+from components.network import NetworkAllow, declare_allows, scrapes
 from model.config import ClusterConfig, Environment, HelmChartConfig
 from model.workload import Workload
 
@@ -108,12 +113,15 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
     #: Pod Security Standard the add-on's namespace enforces.
     POD_SECURITY: ClassVar[str] = "baseline"
     TYPE: ClassVar[str]
+    #: Ports Prometheus scrapes on the add-on's pods (admitted from the monitoring namespace).
+    METRICS_PORTS: ClassVar[tuple[int | str, ...]] = ()
 
     args: ArgsT
     release: k8s.helm.v3.Release
     namespace: k8s.core.v1.Namespace
     namespace_name: str
     secrets: list[k8s.core.v1.Secret]
+    network_policies: list[k8s.networking.v1.NetworkPolicy]
 
     def __init__(
         self,
@@ -126,7 +134,7 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
         super().__init__(self.TYPE, name, None, opts)
         self.args = args
         assert args.chart.version is not None, "validated config pins a version for enabled add-ons"
-        self.namespace_name = args.namespace or self.NAMESPACE
+        self.namespace_name = self.namespace_of(args)
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -140,6 +148,12 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        policy_labels = {"app.kubernetes.io/part-of": PART_OF, "ai-platform.io/environment": args.environment}
+        self.network_policies = [
+            *default_deny(self.namespace_name, policy_labels, inside),
+            *declare_allows(self.namespace_name, self.all_network_allows(args), policy_labels, inside),
+        ]
         self.secrets = [
             k8s.core.v1.Secret(
                 secret.resource_name,
@@ -164,7 +178,11 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
                 timeout=args.chart.timeout_seconds,
                 max_history=10,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.namespace, *self.secrets], protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[self.namespace, *self.secrets, *self.network_policies],
+                protect=args.protect,
+            ),
         )
         self.register_outputs(
             {
@@ -183,3 +201,21 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
     @abc.abstractmethod
     def values(cls, args: ArgsT) -> dict[str, Any]:
         """The chart's values: a pure function of the args (sizes from ``workloads``)."""
+
+    @classmethod
+    def namespace_of(cls, args: ArgsT) -> str:
+        """The namespace the add-on is installed in."""
+        return args.namespace or cls.NAMESPACE
+
+    @classmethod
+    def network_allows(cls, args: ArgsT) -> Sequence[NetworkAllow]:
+        """What the add-on's pods need beyond DNS (its namespace denies everything else); none by default."""
+        return ()
+
+    @classmethod
+    def all_network_allows(cls, args: ArgsT) -> list[NetworkAllow]:
+        """The add-on's own allows, plus Prometheus on ``METRICS_PORTS``."""
+        allows = list(cls.network_allows(args))
+        if cls.METRICS_PORTS:
+            allows.append(scrapes(args.cluster, cls.METRICS_PORTS))
+        return allows

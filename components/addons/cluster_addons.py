@@ -21,6 +21,7 @@ from components.addons.ingress_nginx import IngressNginx, IngressNginxArgs
 from components.addons.keda import Keda, KedaArgs
 from components.addons.metrics_server import MetricsServer, MetricsServerArgs
 from components.addons.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.network import Backend
 from model.config import AddonsConfig, CertManagerConfig, ClusterConfig, Environment, HelmChartConfig
 
 ChartT = TypeVar("ChartT", bound=HelmChartConfig)
@@ -45,6 +46,8 @@ class ClusterAddonsArgs:
     environment: Environment
     service_monitors: bool = False
     """Whether the Prometheus Operator CRDs exist, so charts may create ServiceMonitors."""
+    ingress_backends: tuple[Backend, ...] = ()
+    """Where the platform's Ingresses route (the ingress controller's egress allows)."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -72,7 +75,12 @@ class ClusterAddons(pulumi.ComponentResource):
         self.ready = []
         self.ingress = self.cert_manager = self.metrics_server = self.keda = None
         if _enabled(config.ingress_nginx):
-            ingress = IngressNginxArgs(chart=config.ingress_nginx, namespace=args.cluster.ingress_namespace, **common)
+            ingress = IngressNginxArgs(
+                chart=config.ingress_nginx,
+                namespace=args.cluster.ingress_namespace,
+                backends=args.ingress_backends,
+                **common,
+            )
             self.ingress = IngressNginx("ingress-nginx", ingress, child)
         if _enabled(config.cert_manager):
             self.cert_manager = CertManager("cert-manager", CertManagerArgs(chart=config.cert_manager, **common), child)

@@ -9,6 +9,7 @@ persistence on a PVC (protected in prod) and a TLS ingress.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import pulumi
@@ -16,11 +17,23 @@ import yaml
 
 from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from components.addons.jenkins_plugins import EXTRA_PLUGINS
+from components.network import (
+    ANYWHERE,
+    NetworkAllow,
+    Peer,
+    acme_solver,
+    api_server,
+    from_ingress_controller,
+    within_namespace,
+)
 from model.config import JenkinsConfig
 from model.workload import Volume, Workload
 
 ADMIN = AdminCredentials("jenkins-admin", user_key="jenkins-admin-user", password_key="jenkins-admin-password")
 AGENT_LABEL = "pulumi"
+CONTROLLER_PODS = {"app.kubernetes.io/component": "jenkins-controller"}
+#: The controller's web port (chart ``controller.targetPort``).
+HTTP_PORT = 8080
 
 
 def multibranch_job(repository_url: str) -> str:
@@ -115,6 +128,30 @@ class Jenkins(HelmAddon[JenkinsArgs]):
             "persistence": {"enabled": True, "size": volume.size},
             "agent": {"enabled": True, "podTemplates": {AGENT_LABEL: _agent_template(config)}},
         }
+
+    @classmethod
+    def network_allows(cls, args: JenkinsArgs) -> Sequence[NetworkAllow]:
+        cluster = args.cluster
+        allows = [
+            api_server(
+                cluster,
+                "the kubernetes plugin starts agent pods; agents run `pulumi preview/up` against this cluster",
+            ),
+            *within_namespace(cls.namespace_of(args), "agents connect to the controller (8080, 50000)"),
+            NetworkAllow(
+                name="https-out",
+                direction="egress",
+                # Pushes to the registry's public host may be short-circuited to the ingress controller's pods.
+                peers=(Peer.of_cidrs([ANYWHERE]), Peer.of_namespace(cluster.ingress_namespace)),
+                ports=(443,),
+                why="plugins from the update center, the Git repository, Pulumi Cloud and image pushes "
+                "to the registry's public host",
+            ),
+        ]
+        if args.chart.host:
+            allows.append(from_ingress_controller(cluster, (HTTP_PORT,), CONTROLLER_PODS))
+            allows.append(acme_solver(cluster))
+        return allows
 
 
 def _casc(config: JenkinsConfig) -> dict[str, str]:

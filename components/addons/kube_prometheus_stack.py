@@ -8,12 +8,25 @@ dashboard sidecar that loads every ConfigMap labelled ``grafana_dashboard``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import pulumi
 
 from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from components.monitoring.alertmanager import alertmanager_config
+from components.network import (
+    ANYWHERE,
+    Backend,
+    NetworkAllow,
+    Peer,
+    acme_solver,
+    api_server,
+    from_api_server,
+    from_ingress_controller,
+    to_backends,
+    within_namespace,
+)
 from model.config import MonitoringConfig
 from model.workload import Volume, Workload
 
@@ -22,8 +35,24 @@ GRAFANA_ADMIN = AdminCredentials("grafana-admin", user_key="admin-user", passwor
 DASHBOARD_LABEL = "grafana_dashboard"
 
 
+#: Pods and ports (chart and operator defaults) the network allows name.
+PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+ALERTMANAGER_PODS = {"app.kubernetes.io/name": "alertmanager"}
+GRAFANA_PODS = {"app.kubernetes.io/name": "grafana"}
+OPERATOR_PODS = {"app.kubernetes.io/component": "prometheus-operator"}
+PROMETHEUS_PORT, GRAFANA_PORT, OPERATOR_WEBHOOK_PORT = 9090, 3000, 10250
+#: What Prometheus scrapes on the nodes: kubelet, node-exporter (host network), and the control plane's
+#: controller-manager, scheduler, etcd and kube-proxy where they run on nodes (kubeadm).
+NODE_SCRAPE_PORTS = (10250, 9100, 10257, 10259, 2381, 10249)
+COREDNS_METRICS_PORT = 9153
+
+
 class KubePrometheusStackArgs(AddonArgs):
     monitoring: MonitoringConfig
+    scrape_targets: tuple[Backend, ...] = ()
+    """Namespaces outside this one that Prometheus scrapes, with their metrics ports."""
+    prometheus_clients: tuple[str, ...] = ()
+    """Namespaces whose pods query Prometheus (KEDA's operator)."""
 
 
 class KubePrometheusStackWorkloads(NamedTuple):
@@ -179,3 +208,64 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
             "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
         }
+
+    @classmethod
+    def network_allows(cls, args: KubePrometheusStackArgs) -> Sequence[NetworkAllow]:
+        cluster = args.cluster
+        namespace = cls.namespace_of(args)
+        allows = [
+            api_server(
+                cluster,
+                "the operator, kube-state-metrics, Grafana's sidecars, Prometheus' service discovery and the "
+                "admission hook Jobs talk to the API server (Prometheus also scrapes it)",
+            ),
+            from_api_server(
+                cluster,
+                "operator-webhook-from-api-server",
+                (OPERATOR_WEBHOOK_PORT,),
+                OPERATOR_PODS,
+                "the API server validates and mutates every PrometheusRule through the operator's webhook",
+            ),
+            *within_namespace(
+                namespace,
+                "Prometheus scrapes and alerts within the stack, Grafana queries Prometheus, "
+                "Alertmanager replicas gossip",
+            ),
+            NetworkAllow(
+                name="scrape-nodes",
+                direction="egress",
+                peers=(Peer.of_cidrs(cluster.node_cidrs),),
+                ports=NODE_SCRAPE_PORTS,
+                why="Prometheus scrapes kubelets, node-exporter and node-hosted control-plane components",
+                pods=PROMETHEUS_PODS,
+            ),
+            *to_backends(
+                "scrape",
+                [Backend("kube-system", (COREDNS_METRICS_PORT,)), *args.scrape_targets],
+                "Prometheus scrapes the metrics ports of every namespace with a ServiceMonitor",
+                PROMETHEUS_PODS,
+            ),
+            NetworkAllow(
+                name="alert-receivers",
+                direction="egress",
+                peers=(Peer.of_cidrs([ANYWHERE]),),
+                ports=(443,),
+                why="Alertmanager posts alerts to the HTTPS webhook receivers",
+                pods=ALERTMANAGER_PODS,
+            ),
+        ]
+        if args.prometheus_clients:
+            allows.append(
+                NetworkAllow(
+                    name="prometheus-queries",
+                    direction="ingress",
+                    peers=tuple(Peer.of_namespace(client) for client in args.prometheus_clients),
+                    ports=(PROMETHEUS_PORT,),
+                    why="KEDA's operator queries Prometheus for load-based autoscaling",
+                    pods=PROMETHEUS_PODS,
+                )
+            )
+        if args.monitoring.grafana_host:
+            allows.append(from_ingress_controller(cluster, (GRAFANA_PORT,), GRAFANA_PODS))
+            allows.append(acme_solver(cluster))
+        return allows

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from components.addons.base import AddonArgs, HelmAddon
+from components.network import NetworkAllow, Peer, api_server, from_api_server
 from model.workload import Workload
 
 
@@ -23,6 +25,8 @@ class MetricsServer(HelmAddon[MetricsServerArgs]):
     REPOSITORY = "https://kubernetes-sigs.github.io/metrics-server/"
     NAMESPACE = "metrics-server"
     TYPE = "ai-platform:addons:MetricsServer"
+    #: Its one secure port (chart ``containerPort``): the aggregated API, and /metrics.
+    METRICS_PORTS = (10250,)
 
     @classmethod
     def workloads(cls, args: MetricsServerArgs) -> MetricsServerWorkloads:
@@ -44,3 +48,24 @@ class MetricsServer(HelmAddon[MetricsServerArgs]):
             "metrics": {"enabled": True},
             "serviceMonitor": {"enabled": args.service_monitors},
         }
+
+    @classmethod
+    def network_allows(cls, args: MetricsServerArgs) -> Sequence[NetworkAllow]:
+        cluster = args.cluster
+        return [
+            api_server(cluster, "metrics-server watches nodes and pods, and checks callers' tokens"),
+            from_api_server(
+                cluster,
+                "metrics-api-from-api-server",
+                (10250,),
+                {},
+                "the API server proxies metrics.k8s.io (every HPA, kubectl top) to metrics-server",
+            ),
+            NetworkAllow(
+                name="kubelets",
+                direction="egress",
+                peers=(Peer.of_cidrs(cluster.node_cidrs),),
+                ports=(10250,),
+                why="metrics-server reads each kubelet's resource metrics",
+            ),
+        ]

@@ -19,6 +19,7 @@ from components.addons.kube_prometheus_stack import DASHBOARD_LABEL, KubePrometh
 from components.kube import selector_labels
 from components.monitoring.dashboards import platform_dashboard, service_dashboard, to_json
 from components.monitoring.rules import service_rules
+from components.network import Backend
 from model.config import ClusterConfig, Environment, MonitoringConfig, ServiceConfig
 
 #: The Helm release name; the chart names its Prometheus Service ``<release>-prometheus``.
@@ -32,6 +33,10 @@ class MonitoringArgs:
     cluster: ClusterConfig
     services: Sequence[ServiceConfig]
     grafana_password: pulumi.Input[str]
+    scrape_targets: tuple[Backend, ...] = ()
+    """Namespaces Prometheus scrapes outside its own, with their metrics ports."""
+    prometheus_clients: tuple[str, ...] = ()
+    """Namespaces whose pods query Prometheus."""
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -55,6 +60,8 @@ class Monitoring(pulumi.ComponentResource):
                 # Metrics history and dashboards are data.
                 protect=args.environment == "prod",
                 cluster=args.cluster,
+                scrape_targets=args.scrape_targets,
+                prometheus_clients=args.prometheus_clients,
             ),
             grafana_password=args.grafana_password,
             opts=pulumi.ResourceOptions(parent=self),

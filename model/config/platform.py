@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, StrictBool, StrictInt, model_validator
 from ai_platform_policies.cost import DEFAULT_PRICES, Prices
 from model.config.base import (
     ChartVersion,
+    Cidr,
     CrossFieldError,
     DnsLabel,
     Duration,
@@ -56,6 +57,13 @@ class ClusterConfig(StrictModel):
     """IngressClass every ingress of the platform uses."""
     cluster_issuer: DnsLabel = "platform-issuer"
     """cert-manager ClusterIssuer that signs the TLS certificates of ingresses."""
+    api_server_cidrs: Annotated[list[Cidr], Field(min_length=1)] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """Where the Kubernetes API server's endpoints are (NetworkPolicy ipBlocks for operators' API calls on TCP
+    443/6443 and for webhook calls from the API server). Default `0.0.0.0/0` (any address): narrow it to the
+    control plane's addresses (`kubectl get endpoints kubernetes`)."""
+    node_cidrs: Annotated[list[Cidr], Field(min_length=1)] = Field(default_factory=lambda: ["0.0.0.0/0"])
+    """Where the nodes are: Prometheus scrapes kubelets and node-exporter there, metrics-server reads kubelets.
+    Default `0.0.0.0/0` (any address): narrow it to the node subnets."""
 
 
 class HelmChartConfig(StrictModel):
@@ -86,6 +94,11 @@ class IngressNginxConfig(HelmChartConfig):
     """Largest request body (model payloads, registry layers go through the registry's own limit)."""
     proxy_timeout_seconds: Annotated[StrictInt, Field(ge=1, le=3600)] = 600
     """Read and send timeout of the proxy, in seconds (long model calls)."""
+    trusted_proxy_cidrs: list[Cidr] = Field(default_factory=list)
+    """L7 proxies or CDNs in front of the load balancer whose `X-Forwarded-*` headers are believed; empty (the
+    default, an L4 load balancer) ignores those headers, so clients cannot spoof their address."""
+    hsts_max_age_seconds: Annotated[StrictInt, Field(ge=0, le=63072000)] = 31536000
+    """How long browsers remember to use HTTPS only (HSTS `max-age`, default one year)."""
 
 
 class CertManagerConfig(HelmChartConfig):
@@ -154,6 +167,10 @@ class RegistryConfig(StrictModel):
     """StorageClass of the registry's volume; the cluster default when unset."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
     """User that pushes and pulls; the password is the secret `registryPassword`."""
+    max_upload_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmgKMG]?$")] = "10g"
+    """Largest request body the ingress accepts for the registry (one image layer per upload), e.g. 10g."""
+    upload_timeout_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = 900
+    """Read and send timeout of the registry's ingress, in seconds (slow layer uploads)."""
 
     @model_validator(mode="after")
     def _one_registry(self) -> RegistryConfig:
