@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
 from components.addons.jenkins import Jenkins, JenkinsArgs
+from components.addons.retention import retained
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import AiService, AiServiceArgs
 from components.ci_identities import CiIdentities, CiIdentitiesArgs
@@ -187,7 +188,7 @@ class Platform(pulumi.ComponentResource):
                 cluster=config.cluster,
             ),
             admin_password=_secret(config.jenkins_admin_password),
-            opts=self._after(self.addons.ready),
+            opts=pulumi.ResourceOptions.merge(self._after(self.addons.ready), retained(config.environment == "prod")),
         )
 
     def _image(self, service: ServiceConfig) -> pulumi.Input[str]:

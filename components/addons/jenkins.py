@@ -16,6 +16,7 @@ import yaml
 
 from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from components.addons.jenkins_plugins import EXTRA_PLUGINS
+from components.addons.retention import KEEP_ON_UNINSTALL
 from model.config import JenkinsConfig
 from model.workload import Volume, Workload
 
@@ -112,7 +113,9 @@ class Jenkins(HelmAddon[JenkinsArgs]):
         [volume] = workload.storage
         return {
             "controller": controller,
-            "persistence": {"enabled": True, "size": volume.size},
+            # The home PVC is the chart's own (templates/home-pvc.yaml prints persistence.annotations):
+            # Helm keeps it on uninstall.
+            "persistence": {"enabled": True, "size": volume.size, "annotations": dict(KEEP_ON_UNINSTALL)},
             "agent": {"enabled": True, "podTemplates": {AGENT_LABEL: _agent_template(config)}},
         }
 
