@@ -186,8 +186,10 @@ class Platform(pulumi.ComponentResource):
                 # Build history and job state are data.
                 protect=config.environment == "prod",
                 cluster=config.cluster,
+                git_credentials=config.jenkins_git_token is not None,
             ),
             admin_password=_secret(config.jenkins_admin_password),
+            git_token=_secret(config.jenkins_git_token) if config.jenkins_git_token is not None else None,
             opts=pulumi.ResourceOptions.merge(self._after(self.addons.ready), retained(config.environment == "prod")),
         )
 
