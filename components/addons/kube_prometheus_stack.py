@@ -26,6 +26,7 @@ from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
 from components.addons.retention import KEEP_ON_UNINSTALL
 from components.monitoring.alertmanager import alertmanager_config
 from model.config import MonitoringConfig
+from model.flavors import CONTROL_PLANE_RULES, FLAVORS
 from model.workload import Volume, Workload
 
 GRAFANA_ADMIN = AdminCredentials("grafana-admin", user_key="admin-user", password_key="admin-password")
@@ -201,4 +202,19 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             },
             "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
             "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
+            **control_plane_values(args),
         }
+
+
+def control_plane_values(args: KubePrometheusStackArgs) -> dict[str, Any]:
+    """Scrape only the control-plane components the cluster's flavor exposes, and drop the rules about the rest.
+
+    A target the cluster hides has no ``up`` series, so its ``absent(up{job=...} == 1)`` alert would page
+    on-call forever; ``defaultRules.rules.<group>: false`` removes those rules with the target.
+    """
+    scraped = FLAVORS[args.cluster.flavor].scraped
+    values: dict[str, Any] = {key: {"enabled": key in scraped} for key in CONTROL_PLANE_RULES}
+    values["defaultRules"] = {
+        "rules": {rule: key in scraped for key, rules in CONTROL_PLANE_RULES.items() for rule in rules}
+    }
+    return values

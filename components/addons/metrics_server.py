@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from components.addons.base import AddonArgs, HelmAddon
+from model.flavors import FLAVORS
 from model.workload import Workload
 
 
@@ -43,4 +44,6 @@ class MetricsServer(HelmAddon[MetricsServerArgs]):
             # (the chart renders it only with both on).
             "metrics": {"enabled": True},
             "serviceMonitor": {"enabled": args.service_monitors},
+            # Appended after the chart's defaultArgs (chart 3.12.2 templates/deployment.yaml:66-76).
+            "args": ["--kubelet-insecure-tls"] if FLAVORS[args.cluster.flavor].kubelet_insecure_tls else [],
         }

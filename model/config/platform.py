@@ -27,6 +27,7 @@ from model.config.base import (
 )
 from model.config.collisions import namespace_problems, route_problems
 from model.config.services import ServiceConfig
+from model.flavors import FLAVORS, ClusterFlavor
 
 #: Where this repository's ``docs/runbooks/`` is browsable; every alert links ``<base>/<alert>.md``.
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example/ai-platform/blob/main/docs/runbooks"
@@ -44,6 +45,9 @@ class ClusterConfig(StrictModel):
     """kubeconfig context; required outside dev (unless rendering YAML), so nothing lands in the ambient one."""
     render_yaml_to_directory: str | None = None
     """Write manifests to this folder instead of applying them (no cluster needed)."""
+    flavor: ClusterFlavor = "generic"
+    """Kind of cluster (eks, gke, aks, kubeadm, k3s, kind, generic): what Prometheus may scrape of the
+    control plane, and whether the cluster already runs a metrics-server (``model/flavors.py``)."""
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
     """Node labels that mark GPU nodes (default `nvidia.com/gpu.present: "true"`); GPU services run there."""
     gpu_taint_key: LabelKey = "nvidia.com/gpu"
@@ -421,6 +425,13 @@ class PlatformConfig(StrictModel):
                     f"services[{index}].resources.gpuType: {service.resources.gpu_type!r} has no price in "
                     f"pricing.gpuHour (priced: {priced})"
                 )
+        metrics_server = self.addons.metrics_server
+        bundled = FLAVORS[self.cluster.flavor].bundled_metrics_server
+        if metrics_server is not None and metrics_server.enabled and bundled:
+            problems.append(
+                f"addons.metricsServer: a {self.cluster.flavor} cluster runs its own metrics-server ({bundled}); "
+                "a second one collides on APIService v1beta1.metrics.k8s.io: leave addons.metricsServer out"
+            )
         plugin = self.addons.nvidia_device_plugin
         if plugin is None or not plugin.enabled:
             state = "absent" if plugin is None else "disabled"
