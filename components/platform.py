@@ -86,6 +86,7 @@ class Platform(pulumi.ComponentResource):
                 cluster=config.cluster,
                 environment=config.environment,
                 service_monitors=self.monitoring is not None,
+                gpu_services=any(service.resources.gpu for service in config.services),
             ),
             opts=self._after([self.monitoring.stack.release] if self.monitoring else []),
         )

@@ -117,6 +117,8 @@ class AddonsConfig(StrictModel):
     """NVIDIA device plugin on GPU nodes; required by GPU services."""
     keda: HelmChartConfig | None = None
     """KEDA: request-rate autoscaling."""
+    dcgm_exporter: HelmChartConfig = HelmChartConfig(version="4.8.2")
+    """NVIDIA's DCGM exporter (GPU metrics), installed whenever a GPU service runs with the device plugin."""
 
 
 RegistryHost = Annotated[
