@@ -31,6 +31,7 @@ from components.addons.ingress_nginx import IngressNginx
 from components.addons.jenkins import Jenkins, JenkinsArgs
 from components.addons.keda import Keda
 from components.addons.metrics_server import MetricsServer
+from components.addons.retention import retained
 from components.ai_namespace import AiNamespace, AiNamespaceArgs
 from components.ai_service import HTTP_PORT_NAME, METRICS_PORT_NAME, AiService, AiServiceArgs
 from components.ci_identities import CiIdentities, CiIdentitiesArgs
@@ -98,6 +99,7 @@ class Platform(pulumi.ComponentResource):
                 environment=config.environment,
                 service_monitors=self.monitoring is not None,
                 ingress_backends=self._ingress_backends(),
+                gpu_services=any(service.resources.gpu for service in config.services),
             ),
             opts=self._after([self.monitoring.stack.release] if self.monitoring else []),
         )
@@ -229,9 +231,11 @@ class Platform(pulumi.ComponentResource):
                 # Build history and job state are data.
                 protect=config.environment == "prod",
                 cluster=config.cluster,
+                git_credentials=config.jenkins_git_token is not None,
             ),
             admin_password=_secret(config.jenkins_admin_password),
-            opts=self._after(self.addons.ready),
+            git_token=_secret(config.jenkins_git_token) if config.jenkins_git_token is not None else None,
+            opts=pulumi.ResourceOptions.merge(self._after(self.addons.ready), retained(config.environment == "prod")),
         )
 
     def _image(self, service: ServiceConfig) -> pulumi.Input[str]:

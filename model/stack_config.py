@@ -23,7 +23,13 @@ from pydantic import ValidationError
 from model.config import PROJECT, CrossFieldError, PlatformConfig
 
 #: Keys whose values must be Pulumi secrets (``secure:`` in the stack file).
-SECRET_KEYS = ("serviceSecrets", "registryPassword", "grafanaAdminPassword", "jenkinsAdminPassword")
+SECRET_KEYS = (
+    "serviceSecrets",
+    "registryPassword",
+    "grafanaAdminPassword",
+    "jenkinsAdminPassword",
+    "jenkinsGitToken",
+)
 #: Keys whose values are never echoed in an error message.
 _NEVER_ECHO = SECRET_KEYS
 #: Config namespaces a stack file may use: ours, and those of the providers and engine the program runs with.

@@ -13,6 +13,12 @@ from infra.offline.runtime import RecordedResource, recording_monitor, run_progr
 from infra.offline.stack_file import read_stack_file
 from model.stack_config import ConfigError
 
+#: Valid ``jenkins`` images for test stacks (placeholder digests, as in the committed prod stack).
+JENKINS_IMAGES = {
+    "agentImage": "docker.io/pulumi/pulumi-python-3.11:3.272.0@sha256:" + "0" * 64,
+    "dockerImage": "docker.io/library/docker:27.3.1-dind-rootless@sha256:" + "0" * 64,
+}
+
 
 def manifests_of(rendered: Rendered, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
     return [m.body for m in rendered.manifests if m.kind == kind and (namespace is None or m.namespace == namespace)]

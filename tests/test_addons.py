@@ -26,7 +26,7 @@ from model.config import (
     MonitoringConfig,
 )
 from model.workload import Workload
-from tests.helpers import resources_of
+from tests.helpers import JENKINS_IMAGES, resources_of
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 CHART = HelmChartConfig(version="1.0.0")
@@ -43,7 +43,7 @@ def addon_args(environment: str) -> list[tuple[type[HelmAddon[Any]], AddonArgs]]
         (NvidiaDevicePlugin, NvidiaDevicePluginArgs(chart=CHART, **common)),
         (Keda, KedaArgs(chart=CHART, **common)),
         (KubePrometheusStack, KubePrometheusStackArgs(chart=CHART, monitoring=monitoring, **common)),
-        (Jenkins, JenkinsArgs(chart=JenkinsConfig(version="5.7.0"), **common)),
+        (Jenkins, JenkinsArgs(chart=JenkinsConfig.model_validate({"version": "5.7.0", **JENKINS_IMAGES}), **common)),
     ]
 
 

@@ -17,7 +17,7 @@ from infra.offline.manifests import Manifest
 from model.config import collisions
 from model.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import assert_refused
+from tests.helpers import JENKINS_IMAGES, assert_refused
 
 SECRET = {"secure": "v1:abc"}
 MONITORING = {"kubePrometheusStack": {"version": "65.0.0"}, "grafanaHost": "grafana.example.com"}
@@ -38,7 +38,7 @@ def platform(*services: dict[str, Any], environment: str = "prod", **extra: Any)
         "grafanaAdminPassword": SECRET,
         "registry": {"host": "registry.platform.example.com"},
         "registryPassword": SECRET,
-        "jenkins": {"version": "5.7.0", "host": "jenkins.example.com"},
+        "jenkins": {"version": "5.7.0", "host": "jenkins.example.com", **JENKINS_IMAGES},
         "jenkinsAdminPassword": SECRET,
     }
     config.update(extra)

@@ -37,6 +37,7 @@ def test_prod_installs_every_pinned_release(rendered_stack: RenderStack) -> None
         "metrics-server": "3.12.2",
         "keda": "2.16.0",
         "nvidia-device-plugin": "0.17.0",
+        "dcgm-exporter": "4.8.2",
         "kube-prometheus-stack": "65.0.0",
         "jenkins": "5.7.0",
     }

@@ -3,7 +3,8 @@
 ingress-nginx (the platform's only LoadBalancer, sized for large model
 payloads), cert-manager with its CRDs and the ``platform-issuer``
 ClusterIssuer (a self-signed CA in dev, ACME elsewhere), metrics-server
-(needed by every HPA), the NVIDIA device plugin on GPU nodes, and KEDA for
+(needed by every HPA), the NVIDIA device plugin and NVIDIA's DCGM exporter
+(GPU metrics, when GPU services run) on GPU nodes, and KEDA for
 request-rate autoscaling. Each is a ``HelmAddon`` with typed values, sized per
 environment, and can be switched off per stack.
 """
@@ -17,6 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addons.cert_manager import CertManager, CertManagerArgs
+from components.addons.dcgm_exporter import DcgmExporter, DcgmExporterArgs
 from components.addons.ingress_nginx import IngressNginx, IngressNginxArgs
 from components.addons.keda import Keda, KedaArgs
 from components.addons.metrics_server import MetricsServer, MetricsServerArgs
@@ -48,6 +50,8 @@ class ClusterAddonsArgs:
     """Whether the Prometheus Operator CRDs exist, so charts may create ServiceMonitors."""
     ingress_backends: tuple[Backend, ...] = ()
     """Where the platform's Ingresses route (the ingress controller's egress allows)."""
+    gpu_services: bool = False
+    """Whether any AI service requests GPUs (then the DCGM exporter runs beside the device plugin)."""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -59,6 +63,7 @@ class ClusterAddons(pulumi.ComponentResource):
     cert_manager: CertManager | None
     metrics_server: MetricsServer | None
     keda: Keda | None
+    dcgm_exporter: DcgmExporter | None
     #: What workloads with an Ingress or an HPA must wait for.
     ready: list[pulumi.Resource]
 
@@ -73,7 +78,7 @@ class ClusterAddons(pulumi.ComponentResource):
         }
         child = pulumi.ResourceOptions(parent=self)
         self.ready = []
-        self.ingress = self.cert_manager = self.metrics_server = self.keda = None
+        self.ingress = self.cert_manager = self.metrics_server = self.keda = self.dcgm_exporter = None
         if _enabled(config.ingress_nginx):
             ingress = IngressNginxArgs(
                 chart=config.ingress_nginx,
@@ -90,6 +95,9 @@ class ClusterAddons(pulumi.ComponentResource):
         if _enabled(config.nvidia_device_plugin):
             chart = config.nvidia_device_plugin
             NvidiaDevicePlugin("nvidia-device-plugin", NvidiaDevicePluginArgs(chart=chart, **common), child)
+            if args.gpu_services and _enabled(config.dcgm_exporter):
+                dcgm = DcgmExporterArgs(chart=config.dcgm_exporter, **common)
+                self.dcgm_exporter = DcgmExporter("dcgm-exporter", dcgm, child)
         if _enabled(config.keda):
             self.keda = Keda("keda", KedaArgs(chart=config.keda, **common), child)
         if self.cert_manager is not None and config.cert_manager is not None:

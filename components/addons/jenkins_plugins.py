@@ -84,16 +84,18 @@ CHARTS: Mapping[str, ChartRelease] = {
 EXTRA_PLUGINS: tuple[Plugin, ...] = (
     # 1.90 needs core 2.479.1 (tag job-dsl-1.90, pom.xml:37-38): too new for chart 5.7.0's 2.462.2.
     Plugin("job-dsl", "1.89", "2.462.1", "jenkinsci/job-dsl-plugin tag job-dsl-1.89, pom.xml:36"),
+    # The newest releases whose core fits chart 5.7.0's 2.462.2; the next ones need 2.479.1
+    # (github-branch-source 1809.v088b_5f22c768, pom.xml:37-38) and 2.492.1 (pipeline-utility-steps 2.19.0).
     Plugin(
         "github-branch-source",
-        "1725.vd391eef681a_e",
-        "2.361.4",
-        "jenkinsci/github-branch-source-plugin tag 1725.vd391eef681a_e, pom.xml:36",
+        "1807.v50351eb_7dd13",
+        "2.440.3",
+        "jenkinsci/github-branch-source-plugin tag 1807.v50351eb_7dd13, pom.xml:36",
     ),
     Plugin(
         "pipeline-utility-steps",
-        "2.16.0",
-        "2.361.4",
-        "jenkinsci/pipeline-utility-steps-plugin tag pipeline-utility-steps-2.16.0, pom.xml:61",
+        "2.18.0",
+        "2.440.3",
+        "jenkinsci/pipeline-utility-steps-plugin tag pipeline-utility-steps-2.18.0, pom.xml:61",
     ),
 )

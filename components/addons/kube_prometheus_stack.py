@@ -3,7 +3,17 @@
 Retention and storage sized per environment, Alertmanager routes from the
 stack's ``alerting``, Grafana with its admin password from a Pulumi secret
 (a Secret this add-on declares before the release), a TLS ingress, and the
-dashboard sidecar that loads every ConfigMap labelled ``grafana_dashboard``.
+dashboard sidecar that loads the ConfigMaps labelled ``grafana_dashboard`` in
+the monitoring namespace. Grafana's RBAC is namespaced: the chart's default
+ClusterRole would let it read every Secret of the cluster.
+
+What survives ``pulumi destroy`` (a Helm uninstall): Grafana's PVC, which
+Helm owns, carries ``helm.sh/resource-policy: keep`` (grafana 8.5.x
+``templates/pvc.yaml`` prints ``persistence.annotations``). Prometheus' and
+Alertmanager's PVCs are created by their StatefulSets from
+``volumeClaimTemplate`` (prometheus-operator v0.77.1 ``MakeVolumeClaimTemplate``),
+not by Helm, so Helm never deletes them and the annotation would mean nothing:
+they are retained by Kubernetes' default StatefulSet PVC retention.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from typing import Any, NamedTuple
 import pulumi
 
 from components.addons.base import AddonArgs, AdminCredentials, HelmAddon
+from components.addons.retention import KEEP_ON_UNINSTALL
 from components.monitoring.alertmanager import alertmanager_config
 from components.network import (
     ANYWHERE,
@@ -28,10 +39,11 @@ from components.network import (
     within_namespace,
 )
 from model.config import MonitoringConfig
+from model.flavors import CONTROL_PLANE_RULES, FLAVORS
 from model.workload import Volume, Workload
 
 GRAFANA_ADMIN = AdminCredentials("grafana-admin", user_key="admin-user", password_key="admin-password")
-#: The label (value "1") Grafana's sidecar loads dashboards from, in every namespace.
+#: The label (value "1") Grafana's sidecar loads dashboards from, in the monitoring namespace only.
 DASHBOARD_LABEL = "grafana_dashboard"
 
 
@@ -156,11 +168,23 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
         config = args.monitoring
         workloads = cls.workloads(args)
         [grafana_volume] = workloads.grafana.storage
+        namespace = args.namespace or cls.NAMESPACE
         grafana: dict[str, Any] = {
             "admin": GRAFANA_ADMIN.values(),
-            "persistence": {"enabled": True, "size": grafana_volume.size},
+            "persistence": {"enabled": True, "size": grafana_volume.size, "annotations": dict(KEEP_ON_UNINSTALL)},
+            # A Role in its namespace instead of the chart's ClusterRole on every ConfigMap and Secret
+            # (grafana 8.5.x templates/clusterrole.yaml renders only `if not rbac.namespaced`).
+            "rbac": {"namespaced": True},
+            # Grafana reads the admin password only when it creates its database (see README.md).
+            "grafana.ini": {"auth.anonymous": {"enabled": False}},
             "sidecar": {
-                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"},
+                # kube-prometheus-stack's default is ALL, which a namespaced Role cannot list.
+                "dashboards": {
+                    "enabled": True,
+                    "label": DASHBOARD_LABEL,
+                    "labelValue": "1",
+                    "searchNamespace": namespace,
+                },
                 "resources": workloads.grafana_sidecars.resources(),
             },
             "resources": workloads.grafana.resources(),
@@ -207,6 +231,7 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             },
             "kube-state-metrics": {"resources": workloads.kube_state_metrics.resources()},
             "prometheus-node-exporter": {"resources": workloads.node_exporter.resources()},
+            **control_plane_values(args),
         }
 
     @classmethod
@@ -269,3 +294,17 @@ class KubePrometheusStack(HelmAddon[KubePrometheusStackArgs]):
             allows.append(from_ingress_controller(cluster, (GRAFANA_PORT,), GRAFANA_PODS))
             allows.append(acme_solver(cluster))
         return allows
+
+
+def control_plane_values(args: KubePrometheusStackArgs) -> dict[str, Any]:
+    """Scrape only the control-plane components the cluster's flavor exposes, and drop the rules about the rest.
+
+    A target the cluster hides has no ``up`` series, so its ``absent(up{job=...} == 1)`` alert would page
+    on-call forever; ``defaultRules.rules.<group>: false`` removes those rules with the target.
+    """
+    scraped = FLAVORS[args.cluster.flavor].scraped
+    values: dict[str, Any] = {key: {"enabled": key in scraped} for key in CONTROL_PLANE_RULES}
+    values["defaultRules"] = {
+        "rules": {rule: key in scraped for key, rules in CONTROL_PLANE_RULES.items() for rule in rules}
+    }
+    return values

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from components.addons.base import AddonArgs, HelmAddon
 from components.network import NetworkAllow, Peer, api_server, from_api_server
+from model.flavors import FLAVORS
 from model.workload import Workload
 
 
@@ -47,6 +48,8 @@ class MetricsServer(HelmAddon[MetricsServerArgs]):
             # (the chart renders it only with both on).
             "metrics": {"enabled": True},
             "serviceMonitor": {"enabled": args.service_monitors},
+            # Appended after the chart's defaultArgs (chart 3.12.2 templates/deployment.yaml:66-76).
+            "args": ["--kubelet-insecure-tls"] if FLAVORS[args.cluster.flavor].kubelet_insecure_tls else [],
         }
 
     @classmethod

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addons.kube_prometheus_stack import DASHBOARD_LABEL, KubePrometheusStack, KubePrometheusStackArgs
+from components.addons.retention import retained
 from components.kube import selector_labels
 from components.monitoring.dashboards import platform_dashboard, service_dashboard, to_json
 from components.monitoring.rules import service_rules
@@ -64,7 +65,9 @@ class Monitoring(pulumi.ComponentResource):
                 prometheus_clients=args.prometheus_clients,
             ),
             grafana_password=args.grafana_password,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions.merge(
+                pulumi.ResourceOptions(parent=self), retained(stateful=args.environment == "prod")
+            ),
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.stack.release])
         namespace = self.stack.namespace_name

@@ -26,17 +26,22 @@ ERROR_RATIO = "ai_service:error_ratio:rate5m"
 LATENCY_P50 = "ai_service:latency_seconds:p50_5m"
 LATENCY_P95 = "ai_service:latency_seconds:p95_5m"
 LATENCY_P99 = "ai_service:latency_seconds:p99_5m"
-#: Standard series from kube-state-metrics, cAdvisor and NVIDIA's DCGM exporter.
-EXTERNAL_METRICS = (
-    "kube_deployment_status_replicas_unavailable",
-    "kube_deployment_status_replicas_available",
-    "kube_deployment_spec_replicas",
-    "kube_pod_container_status_restarts_total",
-    "container_cpu_usage_seconds_total",
-    "container_memory_working_set_bytes",
-    "DCGM_FI_DEV_GPU_UTIL",
-    "up",
-)
+#: Standard series the rules and dashboards read, and the Helm release that produces each:
+#: kube-state-metrics and the kubelets' cAdvisor (scraped by kube-prometheus-stack), Prometheus
+#: itself (``up``), and NVIDIA's DCGM exporter. ``tests/test_gpu_monitoring.py`` checks that every
+#: series a stack queries has its producer declared in that stack.
+PRODUCERS = {
+    "kube_deployment_status_replicas_unavailable": "kube-prometheus-stack",
+    "kube_deployment_status_replicas_available": "kube-prometheus-stack",
+    "kube_deployment_spec_replicas": "kube-prometheus-stack",
+    "kube_pod_container_status_restarts_total": "kube-prometheus-stack",
+    "container_cpu_usage_seconds_total": "kube-prometheus-stack",
+    "container_memory_working_set_bytes": "kube-prometheus-stack",
+    "up": "kube-prometheus-stack",
+    # Its `namespace` and `pod` are the GPU's workload only with honorLabels (components/addons/dcgm_exporter.py).
+    "DCGM_FI_DEV_GPU_UTIL": "dcgm-exporter",
+}
+EXTERNAL_METRICS = tuple(PRODUCERS)
 
 
 def selector(service: ServiceConfig) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt, model_validator
 
 from ai_platform_policies.cost import DEFAULT_PRICES, Prices
 from model.config.base import (
@@ -28,6 +28,7 @@ from model.config.base import (
 )
 from model.config.collisions import namespace_problems, route_problems
 from model.config.services import ServiceConfig
+from model.flavors import FLAVORS, ClusterFlavor
 
 #: Where this repository's ``docs/runbooks/`` is browsable; every alert links ``<base>/<alert>.md``.
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example/ai-platform/blob/main/docs/runbooks"
@@ -45,6 +46,9 @@ class ClusterConfig(StrictModel):
     """kubeconfig context; required outside dev (unless rendering YAML), so nothing lands in the ambient one."""
     render_yaml_to_directory: str | None = None
     """Write manifests to this folder instead of applying them (no cluster needed)."""
+    flavor: ClusterFlavor = "generic"
+    """Kind of cluster (eks, gke, aks, kubeadm, k3s, kind, generic): what Prometheus may scrape of the
+    control plane, and whether the cluster already runs a metrics-server (``model/flavors.py``)."""
     gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
     """Node labels that mark GPU nodes (default `nvidia.com/gpu.present: "true"`); GPU services run there."""
     gpu_taint_key: LabelKey = "nvidia.com/gpu"
@@ -123,6 +127,8 @@ class AddonsConfig(StrictModel):
     """NVIDIA device plugin on GPU nodes; required by GPU services."""
     keda: HelmChartConfig | None = None
     """KEDA: request-rate autoscaling."""
+    dcgm_exporter: HelmChartConfig = HelmChartConfig(version="4.8.2")
+    """NVIDIA's DCGM exporter (GPU metrics), installed whenever a GPU service runs with the device plugin."""
 
 
 RegistryHost = Annotated[
@@ -247,6 +253,24 @@ class MonitoringConfig(StrictModel):
     """Base URL of the runbooks (this repository's ``docs/runbooks/``, e.g. on your Git host)."""
 
 
+def _pinned_image(value: str) -> str:
+    if "@sha256:" not in value or ":" not in value.split("@", 1)[0].rsplit("/", 1)[-1]:
+        raise ValueError(
+            f"{value!r} must be pinned as name:tag@sha256:<digest> (the tag says what, the digest fixes it)"
+        )
+    return value
+
+
+#: An image reference with both a tag and a digest: ``name:tag@sha256:<64 hex>``.
+PinnedImageRef = Annotated[ImageRef, AfterValidator(_pinned_image)]
+#: A git remote over HTTPS, safe to place in a Groovy string and in JCasC: no quotes, backslashes,
+#: whitespace, ``$`` or braces (JCasC resolves ``${...}``, Helm's ``tpl`` ``{{...}}``).
+GitHttpsUrl = Annotated[
+    str,
+    Field(pattern=r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%+@-]+)+/?$", max_length=500),
+]
+
+
 class JenkinsConfig(HelmChartConfig):
     """Jenkins (jenkinsci chart) with configuration as code."""
 
@@ -254,10 +278,25 @@ class JenkinsConfig(HelmChartConfig):
     """Host name Jenkins is served on (TLS); no ingress when unset."""
     storage_size: Quantity = "20Gi"
     """Size of the Jenkins home volume."""
-    repository_url: HttpsUrl | None = None
-    """Git repository of this project; a multibranch job runs its Jenkinsfile."""
-    agent_image: ImageRef = "docker.io/pulumi/pulumi-python:3.140.0"
-    """Image of build agents (Python and the Pulumi CLI)."""
+    repository_url: GitHttpsUrl | None = None
+    """Git repository of this project (https only); a multibranch job runs its Jenkinsfile."""
+    git_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "x-access-token"
+    """User of the `git` credential (with the secret `jenkinsGitToken`); any name works with a GitHub token."""
+    agent_image: PinnedImageRef | None = None
+    """Build agents' image, Python and a Pulumi CLI at least as new as the SDK (`name:tag@sha256:...`); required."""
+    docker_image: PinnedImageRef | None = None
+    """Rootless Docker daemon beside each agent (docker:<version>-dind-rootless, `name:tag@sha256:...`); required."""
+
+    @model_validator(mode="after")
+    def _agent_images_when_enabled(self) -> JenkinsConfig:
+        missing = [
+            key for key, value in (("agentImage", self.agent_image), ("dockerImage", self.docker_image)) if not value
+        ]
+        if self.enabled and missing:
+            raise CrossFieldError(
+                [f"{key}: is required (an image pinned as name:tag@sha256:<digest>)" for key in missing]
+            )
+        return self
 
 
 class CiIdentitiesConfig(StrictModel):
@@ -329,6 +368,8 @@ class PlatformConfig(StrictModel):
     """Grafana admin password (secret); required with `monitoring`."""
     jenkins_admin_password: SecretStr | None = None
     """Jenkins admin password (secret); required with `jenkins`."""
+    jenkins_git_token: SecretStr | None = None
+    """Token Jenkins clones `jenkins.repositoryUrl` with (secret); without it the repository must be public."""
     service_secrets: dict[ServiceName, dict[EnvVarName, SecretStr]] = Field(default_factory=dict)
     """Values of each service's ``secretEnv``; set with ``pulumi config set --secret --path``."""
 
@@ -400,6 +441,13 @@ class PlatformConfig(StrictModel):
                     f"services[{index}].resources.gpuType: {service.resources.gpu_type!r} has no price in "
                     f"pricing.gpuHour (priced: {priced})"
                 )
+        metrics_server = self.addons.metrics_server
+        bundled = FLAVORS[self.cluster.flavor].bundled_metrics_server
+        if metrics_server is not None and metrics_server.enabled and bundled:
+            problems.append(
+                f"addons.metricsServer: a {self.cluster.flavor} cluster runs its own metrics-server ({bundled}); "
+                "a second one collides on APIService v1beta1.metrics.k8s.io: leave addons.metricsServer out"
+            )
         plugin = self.addons.nvidia_device_plugin
         if plugin is None or not plugin.enabled:
             state = "absent" if plugin is None else "disabled"
