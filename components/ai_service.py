@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_platform_policies.cost import GPU_SHARE_LABEL
 from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS
+from components.addons.nvidia_device_plugin import SHARED_PRODUCT_SUFFIX
 from components.autoscaling import WAKE_ONLY_THRESHOLD, ingress_request_query, load_query, prometheus_trigger
 from components.kube import (
     http_probe,
@@ -38,6 +40,12 @@ HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 GPU_TYPE_LABEL = "ai-platform.io/gpu-type"
 SERVICE_PORT = 80
+
+
+def gpu_products(gpu_type: str, cluster: ClusterConfig) -> list[str]:
+    """The ``nvidia.com/gpu.product`` values of a GPU type's nodes (GFD renames shared GPUs)."""
+    suffix = SHARED_PRODUCT_SUFFIX if cluster.gpu_sharing is not None else ""
+    return [f"{product}{suffix}" for product in GPU_PRODUCTS[gpu_type]]
 
 
 @dataclass(frozen=True)
@@ -336,7 +344,7 @@ class AiService(pulumi.ComponentResource):
                                 k8s.core.v1.NodeSelectorRequirementArgs(
                                     key=GPU_PRODUCT_LABEL,
                                     operator="In",
-                                    values=list(GPU_PRODUCTS[resources.gpu_type]),
+                                    values=gpu_products(resources.gpu_type, self._args.cluster),
                                 )
                             ]
                         )
@@ -346,9 +354,15 @@ class AiService(pulumi.ComponentResource):
         )
 
     def _pod_labels(self) -> dict[str, str]:
-        """The standard labels, and the GPU model of GPU services (for placement reports and cost)."""
+        """The standard labels, and the GPU model and sharing of GPU services (for placement reports and cost)."""
         resources = self._args.service.resources
-        return {**self._labels, GPU_TYPE_LABEL: resources.gpu_type} if resources.gpu else self._labels
+        if not resources.gpu:
+            return self._labels
+        labels = {**self._labels, GPU_TYPE_LABEL: resources.gpu_type}
+        sharing = self._args.cluster.gpu_sharing
+        if sharing is not None:
+            labels[GPU_SHARE_LABEL] = str(sharing.replicas)
+        return labels
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         """Spread replicas across nodes (hard in prod) and zones (best effort)."""
