@@ -3,7 +3,8 @@
 Everything that reserves capacity is priced from its *requests* (what the
 scheduler sets aside, whether used or not): AI services at their fewest and
 most replicas, platform components from the workloads their charts run
-(their ``footprint`` output), PersistentVolumeClaims by size and class.
+(their ``footprint`` output), PersistentVolumeClaims by size and class, and
+the volumes each pod claims for itself (generic ephemeral volumes) per replica.
 Containers that request nothing are listed as unknown cost, never counted
 as zero.
 
@@ -266,8 +267,21 @@ def _price_workload(
             continue
         per_replica += hourly(requests, prices, gpu_type, gpu_share)
     month = prices.hours_per_month
-    target.min += per_replica * month * fewest
-    target.max += per_replica * month * most
+    storage = _pod_volumes_monthly(pod, prices)
+    target.min += (per_replica * month + storage) * fewest
+    target.max += (per_replica * month + storage) * most
+
+
+def _pod_volumes_monthly(pod: Mapping[str, Any], prices: Prices) -> Decimal:
+    """Monthly price of the volumes each pod claims for itself (generic ephemeral volumes)."""
+    total = Decimal(0)
+    for volume in pod.get("volumes") or []:
+        template = ((volume or {}).get("ephemeral") or {}).get("volumeClaimTemplate") or {}
+        spec = template.get("spec") or {}
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        if size:
+            total += storage_monthly(str(size), spec.get("storageClassName"), prices)
+    return total
 
 
 def from_resources_json(entries: Iterable[Mapping[str, Any]]) -> list[Resource]:
