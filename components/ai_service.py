@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ai_platform_policies.cost import GPU_SHARE_LABEL
 from ai_platform_policies.kube import GPU_PRODUCT_LABEL, GPU_PRODUCTS, GPU_TYPE_LABEL
+from components.addons.nvidia_device_plugin import SHARED_PRODUCT_SUFFIX
 from components.autoscaling import WAKE_ONLY_THRESHOLD, ingress_request_query, load_query, prometheus_trigger
 from components.kube import (
     http_probe,
@@ -37,6 +39,17 @@ SECRETS_MOUNT_PATH = "/var/run/secrets/ai-platform"
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
 SERVICE_PORT = 80
+MODEL_VOLUME = "model"
+MODEL_FETCHER = "model-fetcher"
+#: The fetcher's requests and limits: a download is network-bound. A pod reserves the larger of
+#: its init and its app containers' requests, so this adds nothing next to a model server's.
+FETCHER_RESOURCES = {"cpu": "250m", "memory": "256Mi"}
+
+
+def gpu_products(gpu_type: str, cluster: ClusterConfig) -> list[str]:
+    """The ``nvidia.com/gpu.product`` values of a GPU type's nodes (GFD renames shared GPUs)."""
+    suffix = SHARED_PRODUCT_SUFFIX if cluster.gpu_sharing is not None else ""
+    return [f"{product}{suffix}" for product in GPU_PRODUCTS[gpu_type]]
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,7 @@ class AiService(pulumi.ComponentResource):
         never falls back to one replica and later updates never fight the HPA.
         """
         config = self._args.service
-        wait = f"{config.health.startup_budget_seconds * max(1, config.max_replicas)}s"
+        wait = f"{config.startup_budget_seconds * max(1, config.max_replicas)}s"
         return pulumi.ResourceOptions(
             custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait),
             ignore_changes=["spec.replicas"] if config.autoscaling is not None else None,
@@ -248,6 +261,15 @@ class AiService(pulumi.ComponentResource):
                 k8s.core.v1.EnvVarArgs(name=f"{key}_FILE", value=f"{SECRETS_MOUNT_PATH}/{key}")
                 for key in config.secret_env
             )
+        init_containers = None
+        if config.model is not None:
+            volumes.append(self._model_volume())
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=config.model.mount_path, read_only=True)
+            )
+            env.append(k8s.core.v1.EnvVarArgs(name="MODEL_DIR", value=config.model.mount_path))
+            if config.model.fetched:
+                init_containers = [self._model_fetcher(env_from, secret_env)]
         health = config.health
         container = k8s.core.v1.ContainerArgs(
             name=config.name,
@@ -283,7 +305,7 @@ class AiService(pulumi.ComponentResource):
             replicas=config.min_replicas,
             revision_history_limit=5,
             # The controller marks a rollout failed when no replica became available for this long.
-            progress_deadline_seconds=config.health.startup_budget_seconds,
+            progress_deadline_seconds=config.startup_budget_seconds,
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
             strategy=self._rollout(prod),
             template=k8s.core.v1.PodTemplateSpecArgs(
@@ -293,6 +315,7 @@ class AiService(pulumi.ComponentResource):
                     automount_service_account_token=False,
                     security_context=restricted_pod_security_context(),
                     termination_grace_period_seconds=config.termination_grace_period_seconds,
+                    init_containers=init_containers,
                     containers=[container],
                     volumes=volumes,
                     topology_spread_constraints=self._spread() if config.max_replicas > 1 else None,
@@ -302,6 +325,81 @@ class AiService(pulumi.ComponentResource):
                     priority_class_name=priority_class_name(config.priority),
                 ),
             ),
+        )
+
+    def _model_volume(self) -> k8s.core.v1.VolumeArgs:
+        """The model: an existing claim (read-only), or a download cache each pod gets for its own life.
+
+        The cache is a generic ephemeral volume: a PersistentVolumeClaim on
+        ``storageClass`` created with the pod and deleted with it, so a large
+        model lands on a real disk (not the node's root filesystem, as an
+        emptyDir would) and replicas never share or fight over one copy.
+        """
+        model = self._args.service.model
+        assert model is not None
+        if not model.fetched:
+            return k8s.core.v1.VolumeArgs(
+                name=MODEL_VOLUME,
+                persistent_volume_claim=k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=model.claim, read_only=True
+                ),
+            )
+        assert model.size is not None, "validated: downloaded sources have a size"
+        return k8s.core.v1.VolumeArgs(
+            name=MODEL_VOLUME,
+            ephemeral=k8s.core.v1.EphemeralVolumeSourceArgs(
+                volume_claim_template=k8s.core.v1.PersistentVolumeClaimTemplateArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
+                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                        access_modes=["ReadWriteOnce"],
+                        storage_class_name=model.storage_class,
+                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": model.size}),
+                    ),
+                )
+            ),
+        )
+
+    def _model_fetcher(
+        self, env_from: list[k8s.core.v1.EnvFromSourceArgs], secret_env: k8s.core.v1.Secret | None
+    ) -> k8s.core.v1.ContainerArgs:
+        """The init container that downloads the model into the cache before the server starts.
+
+        Restricted like the server (non-root, read-only root filesystem, no
+        capabilities); it writes only the cache and ``/tmp`` (its ``HOME``). It
+        gets the service's plain env (e.g. ``AWS_REGION``, ``AWS_ENDPOINT_URL``)
+        and, as environment variables, only the secrets named in
+        ``model.credentialEnv``, which the tools read from there.
+        """
+        model = self._args.service.model
+        assert model is not None and model.fetcher_image is not None
+        env = [
+            k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
+            k8s.core.v1.EnvVarArgs(name="HF_HUB_DISABLE_TELEMETRY", value="1"),
+        ]
+        if model.credential_env:
+            assert secret_env is not None, "validated: credentials are secretEnv names"
+            env += [
+                k8s.core.v1.EnvVarArgs(
+                    name=key,
+                    value_from=k8s.core.v1.EnvVarSourceArgs(
+                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_env.metadata.name, key=key)
+                    ),
+                )
+                for key in model.credential_env
+            ]
+        return k8s.core.v1.ContainerArgs(
+            name=MODEL_FETCHER,
+            image=model.fetcher_image,
+            image_pull_policy="IfNotPresent",
+            command=model.fetch_command(model.mount_path),
+            env=env,
+            env_from=env_from or None,
+            resources=k8s.core.v1.ResourceRequirementsArgs(requests=FETCHER_RESOURCES, limits=FETCHER_RESOURCES),
+            security_context=restricted_container_security_context(),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+                k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=model.mount_path),
+            ],
         )
 
     def _rollout(self, prod: bool) -> k8s.apps.v1.DeploymentStrategyArgs:
@@ -335,7 +433,7 @@ class AiService(pulumi.ComponentResource):
                                 k8s.core.v1.NodeSelectorRequirementArgs(
                                     key=GPU_PRODUCT_LABEL,
                                     operator="In",
-                                    values=list(GPU_PRODUCTS[resources.gpu_type]),
+                                    values=gpu_products(resources.gpu_type, self._args.cluster),
                                 )
                             ]
                         )
@@ -345,9 +443,15 @@ class AiService(pulumi.ComponentResource):
         )
 
     def _pod_labels(self) -> dict[str, str]:
-        """The standard labels, and the GPU model of GPU services (for placement reports and cost)."""
+        """The standard labels, and the GPU model and sharing of GPU services (for placement reports and cost)."""
         resources = self._args.service.resources
-        return {**self._labels, GPU_TYPE_LABEL: resources.gpu_type} if resources.gpu else self._labels
+        if not resources.gpu:
+            return self._labels
+        labels = {**self._labels, GPU_TYPE_LABEL: resources.gpu_type}
+        sharing = self._args.cluster.gpu_sharing
+        if sharing is not None:
+            labels[GPU_SHARE_LABEL] = str(sharing.replicas)
+        return labels
 
     def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
         """Spread replicas across nodes (hard in prod) and zones (best effort)."""

@@ -95,7 +95,7 @@ def pod_spec(name: str, *, gpu: int = 0) -> dict[str, Any]:
         ],
     }
     if gpu:
-        spec["nodeSelector"] = {"nvidia.com/gpu.present": "true"}
+        spec["nodeSelector"] = {"feature.node.kubernetes.io/pci-10de.present": "true"}
         spec["tolerations"] = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     return spec
 

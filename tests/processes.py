@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 
 def require_binary(name: str) -> str:
@@ -69,3 +71,54 @@ def running(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@contextmanager
+def scraped_service(
+    directory: Path, service_dir: Path, *, labels: dict[str, str], rule_files: Sequence[Path] = ()
+) -> Iterator[tuple[str, str]]:
+    """The real service on loopback, and a real Prometheus scraping its metrics port every second.
+
+    ``labels`` are the target labels the Prometheus Operator adds from the
+    ServiceMonitor (``namespace``, ``service``). Yields (service URL, Prometheus URL).
+    """
+    binary = require_binary("prometheus")
+    service_port, metrics_port, prometheus_port = free_port(), free_port(), free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(path) for path in rule_files],
+        "scrape_configs": [
+            {
+                "job_name": labels.get("service", "service"),
+                # The metrics port, never the serving one.
+                "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"], "labels": labels}],
+            }
+        ],
+    }
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    service_url, prometheus = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{prometheus_port}"
+    with (
+        running(
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(service_port)],
+            directory / "service.log",
+            ready_url=f"{service_url}/healthz",
+            cwd=service_dir,
+            env={
+                "MODEL_DIR": str(service_dir / "model"),
+                "METRICS_HOST": "127.0.0.1",
+                "METRICS_PORT": str(metrics_port),
+            },
+        ),
+        running(
+            [
+                binary,
+                f"--config.file={directory / 'prometheus.yml'}",
+                f"--storage.tsdb.path={directory / 'data'}",
+                f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            directory / "prometheus.log",
+            ready_url=f"{prometheus}/-/ready",
+        ),
+    ):
+        yield service_url, prometheus

@@ -226,7 +226,7 @@ def test_valid_config_parses_with_defaults() -> None:
     assert service.resources.cpu == "1"
     assert service.port == 8080
     assert service.health.readiness_path == "/readyz"
-    assert config.cluster.gpu_node_selector == {"nvidia.com/gpu.present": "true"}
+    assert config.cluster.gpu_node_selector == {"feature.node.kubernetes.io/pci-10de.present": "true"}
 
 
 def test_every_supported_kubernetes_version_has_schemas() -> None:

@@ -122,7 +122,7 @@ def test_committed_stacks_cost_what_they_did(rendered_stack: Callable[[str], Ren
     assert {stack: (_cents(t.min), _cents(t.max)) for stack, t in totals.items()} == {
         "dev": ("50.01", "64.61"),  # the classifier scales to zero; the registry is kind's local one
         "staging": ("114.40", "143.60"),
-        "prod": ("2368.29", "4603.70"),  # with dcgm-exporter on the GPU node (100m, 128Mi)
+        "prod": ("2372.25", "4607.66"),  # with GPU feature discovery, its NFD and the DCGM exporter
     }
 
 

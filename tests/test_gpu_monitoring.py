@@ -39,7 +39,7 @@ def test_prod_runs_dcgm_exporter_on_gpu_nodes_only(rendered_stack: Callable[[str
     assert dcgm["repositoryOpts"]["repo"] == "https://nvidia.github.io/dcgm-exporter/helm-charts"
     assert dcgm["version"] == "4.8.2"
     values = dcgm["values"]
-    assert values["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert values["nodeSelector"] == dict(prod.config.cluster.gpu_node_selector)  # where GPU services run
     assert values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert values["serviceMonitor"]["enabled"] is True
     namespace = manifest(prod, "Namespace", "dcgm-exporter")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,8 @@ import yaml
 
 from infra.offline.check import Rendered
 from infra.offline.runtime import PROJECT_ROOT
-from tests.helpers import container, dashboard_queries, manifest, manifests_of
-from tests.processes import free_port, require_binary, running
+from tests.helpers import dashboard_queries, manifests_of
+from tests.processes import require_binary, scraped_service
 
 pytestmark = pytest.mark.integration
 RenderStack = Callable[[str], Rendered]
@@ -153,75 +152,13 @@ def query(prometheus: str, expr: str) -> dict[str, Any]:
     return body
 
 
-def scrape_config(rendered: Rendered, name: str, local_ports: dict[str, int]) -> dict[str, Any]:
-    """What the Prometheus Operator makes of the rendered ServiceMonitor, pointed at this machine.
-
-    The endpoint's port name resolves through the Service's port to the
-    container port of that name; the operator labels every series with the
-    target's ``namespace`` and ``service``. Only the address is local (the
-    container port's name picks which local port), and the interval is 1 s.
-    """
-    monitor = manifest(rendered, "ServiceMonitor", name)
-    [endpoint] = monitor["spec"]["endpoints"]
-    service = manifest(rendered, "Service", name)
-    assert service["metadata"]["namespace"] in monitor["spec"]["namespaceSelector"]["matchNames"]
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    [service_port] = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
-    main = container(manifest(rendered, "Deployment", name))
-    [container_port] = [p for p in main["ports"] if p["name"] == service_port["targetPort"]]
-    # The service listens there because the platform tells it to (the metric contract).
-    assert {"name": "METRICS_PORT", "value": str(container_port["containerPort"])} in main["env"]
-    return {
-        "job_name": name,
-        "metrics_path": endpoint["path"],
-        "static_configs": [
-            {
-                "targets": [f"127.0.0.1:{local_ports[container_port['name']]}"],
-                "labels": {"namespace": service["metadata"]["namespace"], "service": service["metadata"]["name"]},
-            }
-        ],
-    }
-
-
 def test_prometheus_scrapes_the_service_and_evaluates_the_rendered_rules(
     rendered_stack: RenderStack, tmp_path: Path
 ) -> None:
-    binary = require_binary("prometheus")
     prod = rendered_stack("prod")
     files = rule_files(prod, tmp_path / "rules")
-    service_port, metrics_port, prometheus_port = free_port(), free_port(), free_port()
-    scrape = scrape_config(prod, SERVICE, {"http": service_port, "metrics": metrics_port})
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(path) for path in files],
-        "scrape_configs": [scrape],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    service_url, prometheus = f"http://127.0.0.1:{service_port}", f"http://127.0.0.1:{prometheus_port}"
-    with (
-        running(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(service_port)],
-            tmp_path / "service.log",
-            ready_url=f"{service_url}/healthz",
-            cwd=SERVICE_DIR,
-            env={
-                "MODEL_DIR": str(SERVICE_DIR / "model"),
-                "METRICS_HOST": "127.0.0.1",
-                "METRICS_PORT": str(metrics_port),
-            },
-        ),
-        running(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'data'}",
-                f"--web.listen-address=127.0.0.1:{prometheus_port}",
-                "--storage.tsdb.retention.time=1h",
-            ],
-            tmp_path / "prometheus.log",
-            ready_url=f"{prometheus}/-/ready",
-        ),
-    ):
+    labels = {"namespace": NAMESPACE, "service": SERVICE}
+    with scraped_service(tmp_path, SERVICE_DIR, labels=labels, rule_files=files) as (service_url, prometheus):
         deadline = time.monotonic() + 45
         with httpx.Client(base_url=service_url, timeout=10) as client:
             while time.monotonic() < deadline:

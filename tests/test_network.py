@@ -263,7 +263,6 @@ DENIED: list[tuple[str, Pod, Pod, int]] = [
     ("the ingress controller cannot reach cert-manager", INGRESS_CONTROLLER, CERT_MANAGER_WEBHOOK, 10250),
     ("the controller cannot reach Prometheus", INGRESS_CONTROLLER, PROMETHEUS, 9090),
     ("KEDA's webhook cannot reach Prometheus", KEDA_WEBHOOK, PROMETHEUS, 9090),
-    ("the device plugin has no API access", Pod("nvidia-device-plugin", {"app": "plugin"}), API_SERVER, 443),
     ("Prometheus cannot reach Jenkins", PROMETHEUS, JENKINS, 8080),
 ]
 
@@ -353,7 +352,9 @@ def test_each_allow_policy_says_why(rendered_stack: RenderStack) -> None:
             assert policy["metadata"]["annotations"]["ai-platform.io/why"], policy["metadata"]["name"]
 
 
-def test_the_device_plugin_namespace_needs_no_allow(rendered_stack: RenderStack) -> None:
+def test_the_device_plugin_namespace_allows_only_the_api_server_for_feature_discovery(
+    rendered_stack: RenderStack,
+) -> None:
     found = [p for p in policies(rendered_stack("prod")) if p["metadata"]["namespace"] == "nvidia-device-plugin"]
-    assert sorted(p["metadata"]["name"] for p in found) == ["allow-dns", "default-deny"]
+    assert sorted(p["metadata"]["name"] for p in found) == ["allow-api-server", "allow-dns", "default-deny"]
     assert policies_selecting(found, Pod("nvidia-device-plugin"), "ingress")

@@ -43,6 +43,8 @@ class DcgmExporter(HelmAddon[DcgmExporterArgs]):
     #: It mounts the kubelet's pod-resources socket from the host and adds SYS_ADMIN (profiling metrics).
     POD_SECURITY = "privileged"
     TYPE = "ai-platform:addons:DcgmExporter"
+    #: Its metrics port (chart ``service.port``), which Prometheus scrapes through the ServiceMonitor.
+    METRICS_PORTS = (9400,)
 
     @classmethod
     def workloads(cls, args: DcgmExporterArgs) -> DcgmExporterWorkloads:

@@ -39,6 +39,23 @@ DEFAULT_REGISTRY_IMAGE = (
 )
 
 
+#: The label node-feature-discovery sets on nodes with an NVIDIA PCI device (vendor 0x10de), as the device
+#: plugin chart configures NFD (``deviceLabelFields: [vendor]``); NFD comes with the chart's GPU feature
+#: discovery. ``nvidia.com/gpu.present`` is set only by the GPU Operator (see docs: GPU nodes).
+NVIDIA_PCI_LABEL = "feature.node.kubernetes.io/pci-10de.present"
+
+
+class GpuSharingConfig(StrictModel):
+    """CUDA time-slicing: the device plugin advertises each physical GPU as ``replicas`` ``nvidia.com/gpu``.
+
+    Pods on one GPU take turns on its compute and share its memory with no isolation: one pod can
+    exhaust the memory of the others, and a fault in one can affect them all.
+    """
+
+    replicas: Annotated[StrictInt, Field(ge=2, le=64)]
+    """How many pods share one physical GPU (each requests ``gpu: 1``); 2 to 64."""
+
+
 class ClusterConfig(StrictModel):
     """How the platform reaches its cluster, and how GPU nodes are marked."""
 
@@ -49,10 +66,14 @@ class ClusterConfig(StrictModel):
     flavor: ClusterFlavor = "generic"
     """Kind of cluster (eks, gke, aks, kubeadm, k3s, kind, generic): what Prometheus may scrape of the
     control plane, and whether the cluster already runs a metrics-server (``model/flavors.py``)."""
-    gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {"nvidia.com/gpu.present": "true"})
-    """Node labels that mark GPU nodes (default `nvidia.com/gpu.present: "true"`); GPU services run there."""
+    gpu_node_selector: dict[LabelKey, LabelValue] = Field(default_factory=lambda: {NVIDIA_PCI_LABEL: "true"})
+    """Node labels that mark GPU nodes; GPU services and the device plugin run there. The default,
+    `feature.node.kubernetes.io/pci-10de.present: "true"`, is set by the node-feature-discovery the device
+    plugin add-on installs; any other label must be put on the nodes another way."""
     gpu_taint_key: LabelKey = "nvidia.com/gpu"
-    """Taint key GPU nodes carry; only GPU services tolerate it."""
+    """Taint key GPU nodes carry; only GPU services (and the GPU add-ons' node agents) tolerate it."""
+    gpu_sharing: GpuSharingConfig | None = None
+    """Time-slice each GPU between several pods (`{replicas: N}`); no memory isolation between them."""
     ingress_namespace: DnsLabel = "ingress-nginx"
     """Namespace of the ingress controller; AI services admit traffic from it."""
     monitoring_namespace: DnsLabel = "monitoring"
@@ -447,6 +468,14 @@ class PlatformConfig(StrictModel):
             problems.append(
                 f"addons.metricsServer: a {self.cluster.flavor} cluster runs its own metrics-server ({bundled}); "
                 "a second one collides on APIService v1beta1.metrics.k8s.io: leave addons.metricsServer out"
+            )
+        sharing = self.cluster.gpu_sharing
+        if sharing is not None:
+            problems.extend(
+                f"services[{index}].resources.gpu: {service.resources.gpu} time-sliced GPUs are no faster than one "
+                f"(cluster.gpuSharing shares each GPU {sharing.replicas} ways); request 1"
+                for index, service in enumerate(self.services)
+                if service.resources.gpu > 1
             )
         plugin = self.addons.nvidia_device_plugin
         if plugin is None or not plugin.enabled:

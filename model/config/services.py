@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StrictInt, model_validator
 
 from ai_platform_policies.kube import GPU_PRODUCTS
 from ai_platform_policies.quantity import parse_quantity
+from ai_platform_policies.references import image_digest
 from model.config.base import (
     Cidr,
     DnsLabel,
@@ -236,6 +238,118 @@ class SloConfig(StrictModel):
     """Objective for the share of 5xx responses (0 to 1); alerts fire above it."""
 
 
+#: ``pvc://<claim>``, ``s3://<bucket>[/<prefix>]`` or ``hf://<org>/<model>[@<revision>]``.
+_MODEL_SOURCE = re.compile(
+    r"^(?:pvc://(?P<claim>[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)"
+    r"|s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>[A-Za-z0-9!_.*'()/-]*))?"
+    r"|hf://(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95})"
+    r"(?:@(?P<revision>[A-Za-z0-9._/-]{1,100}))?)$"
+)
+#: Paths ``AiService`` mounts itself (scratch space, secret env files, the ServiceAccount's).
+_RESERVED_MOUNTS = ("/tmp", "/var/run/secrets")
+
+
+def _model_source(value: str) -> str:
+    if not _MODEL_SOURCE.match(value):
+        raise ValueError(
+            f"{value!r} is not a model source (expected pvc://<claim>, s3://<bucket>/<prefix> or hf://<org>/<model>)"
+        )
+    return value
+
+
+def _absolute_path(value: str) -> str:
+    path = PurePosixPath(value)
+    if not path.is_absolute() or ".." in path.parts or str(path) == "/":
+        raise ValueError(f"{value!r} must be an absolute path below / (e.g. /models)")
+    if any(str(path) == r or str(path).startswith(f"{r}/") or r.startswith(f"{path}/") for r in _RESERVED_MOUNTS):
+        raise ValueError(f"{value!r} overlaps a path the platform mounts ({', '.join(_RESERVED_MOUNTS)})")
+    return str(path)
+
+
+class ModelConfig(StrictModel):
+    """Where a service's model weights come from, mounted read-only at ``mountPath`` (``MODEL_DIR``).
+
+    ``pvc://<claim>`` mounts an existing PersistentVolumeClaim of the service's
+    namespace. ``s3://bucket/prefix`` and ``hf://org/model[@revision]`` are
+    downloaded before the server starts by an init container (``fetcherImage``)
+    into a cache volume of ``size`` on ``storageClass`` that each pod gets for
+    its own life (a generic ephemeral volume): no shared state, a real disk.
+    """
+
+    source: Annotated[str, AfterValidator(_model_source)]
+    """pvc://<claim> (an existing claim, mounted read-only), s3://<bucket>/<prefix> or hf://<org>/<model>[@<rev>]."""
+    size: Quantity | None = None
+    """Size of each pod's download cache (s3 and hf sources; required there), e.g. 40Gi."""
+    storage_class: DnsLabel | None = None
+    """StorageClass of the download cache; the cluster default when unset."""
+    mount_path: Annotated[str, AfterValidator(_absolute_path)] = "/models"
+    """Where the serving container finds the weights (read-only); ``MODEL_DIR`` points here."""
+    credential_env: list[EnvVarName] = Field(default_factory=list)
+    """Names from the service's ``secretEnv`` the download needs (e.g. AWS_ACCESS_KEY_ID and
+    AWS_SECRET_ACCESS_KEY, or HF_TOKEN); given to the fetcher only, as environment variables."""
+    fetcher_image: ImageRef | None = None
+    """Image that downloads s3 and hf sources, pinned by digest: one with the AWS CLI (``aws s3 sync``)
+    for s3, one with huggingface_hub's CLI (``huggingface-cli download``) for hf. Required for them."""
+    download_seconds: Annotated[StrictInt, Field(ge=0, le=7200)] = 600
+    """Allowance for the download (s3 and hf), added to the startup budget (progress deadline, Pulumi's wait)."""
+
+    @model_validator(mode="after")
+    def _fits_the_source(self) -> ModelConfig:
+        if self.fetched:
+            if self.size is None:
+                raise ValueError(f"size is required for {self.scheme}:// sources (each pod's download cache)")
+            if self.fetcher_image is None:
+                raise ValueError(
+                    f"fetcherImage is required for {self.scheme}:// sources: an image with "
+                    f"{'the AWS CLI' if self.scheme == 's3' else 'huggingface-cli'}, pinned by digest"
+                )
+            if image_digest(self.fetcher_image) is None:
+                raise ValueError(f"fetcherImage {self.fetcher_image!r} must be pinned by digest (@sha256:...)")
+        else:
+            only_fetched = {
+                "size": self.size,
+                "storageClass": self.storage_class,
+                "credentialEnv": self.credential_env,
+                "fetcherImage": self.fetcher_image,
+            }
+            given = [key for key, value in only_fetched.items() if value]
+            if given:
+                raise ValueError(f"{', '.join(given)}: only for downloaded (s3, hf) sources, not a pvc:// claim")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return self.source.split("://", 1)[0]
+
+    @property
+    def fetched(self) -> bool:
+        """Downloaded by an init container (s3, hf), rather than mounted from a claim."""
+        return self.scheme != "pvc"
+
+    @property
+    def claim(self) -> str:
+        """The PersistentVolumeClaim of a ``pvc://`` source."""
+        match = _MODEL_SOURCE.match(self.source)
+        assert match is not None and match["claim"], "only for pvc:// sources"
+        return str(match["claim"])
+
+    def fetch_command(self, directory: str) -> list[str]:
+        """What the fetcher runs to download the source into ``directory``."""
+        match = _MODEL_SOURCE.match(self.source)
+        assert match is not None and self.fetched
+        if self.scheme == "s3":
+            return ["aws", "s3", "sync", "--no-progress", "--only-show-errors", self.source, directory]
+        command = ["huggingface-cli", "download", match["repo"], "--local-dir", directory]
+        if match["revision"]:
+            command += ["--revision", match["revision"]]
+        return command
+
+    @property
+    def startup_seconds(self) -> int:
+        """What the model adds to a replica's startup budget."""
+        return self.download_seconds if self.fetched else 0
+
+
 class ServiceConfig(StrictModel):
     """One AI microservice: everything ``AiService`` needs to run it."""
 
@@ -274,6 +388,8 @@ class ServiceConfig(StrictModel):
     """Scheduling priority: inference outranks batch, which outranks best-effort work (PriorityClasses)."""
     egress: list[EgressRule] = Field(default_factory=list)
     """Where the service may open connections (DNS is always allowed); nothing else is reachable."""
+    model: ModelConfig | None = None
+    """Model weights: an existing claim, or downloaded from object storage or Hugging Face at startup."""
 
     @model_validator(mode="after")
     def _env_names_disjoint(self) -> ServiceConfig:
@@ -290,10 +406,29 @@ class ServiceConfig(StrictModel):
                 f"terminationGracePeriodSeconds ({self.termination_grace_period_seconds}) must exceed "
                 f"health.preStopSeconds ({self.health.pre_stop_seconds}), or in-flight requests are cut off"
             )
-        reserved = sorted(({"METRICS_PORT"} | {f"{name}_FILE" for name in self.secret_env}) & set(self.env))
+        platform_env = {"METRICS_PORT"} | {f"{name}_FILE" for name in self.secret_env}
+        if self.model is not None:
+            platform_env.add("MODEL_DIR")
+        reserved = sorted(platform_env & set(self.env))
         if reserved:
-            raise ValueError(f"env sets {', '.join(reserved)}, which the platform sets (from metricsPort, secretEnv)")
+            raise ValueError(
+                f"env sets {', '.join(reserved)}, which the platform sets (from metricsPort, secretEnv, model)"
+            )
+        if self.model is not None:
+            unknown = [name for name in self.model.credential_env if name not in self.secret_env]
+            if unknown:
+                raise ValueError(f"model.credentialEnv: {', '.join(unknown)} must be listed in secretEnv")
+            if self.model.fetched and not any(rule.service is None for rule in self.egress):
+                raise ValueError(
+                    f"model.source: the download from {self.model.scheme}:// needs an `egress` rule to reach it "
+                    "(a `cidr`, or the `namespace` of an in-cluster object store); the namespace denies the rest"
+                )
         return self
+
+    @property
+    def startup_budget_seconds(self) -> int:
+        """How long one replica may take from scheduling to Ready: image pull, model download and load."""
+        return self.health.startup_budget_seconds + (self.model.startup_seconds if self.model else 0)
 
     @property
     def max_replicas(self) -> int:

@@ -3,7 +3,8 @@
 Everything that reserves capacity is priced from its *requests* (what the
 scheduler sets aside, whether used or not): AI services at their fewest and
 most replicas, platform components from the workloads their charts run
-(their ``footprint`` output), PersistentVolumeClaims by size and class.
+(their ``footprint`` output), PersistentVolumeClaims by size and class, and
+the volumes each pod claims for itself (generic ephemeral volumes) per replica.
 Containers that request nothing are listed as unknown cost, never counted
 as zero.
 
@@ -32,6 +33,8 @@ from ai_platform_policies.quantity import parse_quantity
 
 GIB = Decimal(2) ** 30
 GPU = GPU_RESOURCE
+#: On a pod template: how many pods time-slice one GPU (``cluster.gpuSharing``); each pays its share.
+GPU_SHARE_LABEL = "ai-platform.io/gpu-share"
 #: The output that makes a component one cost item, and the one that names its kind.
 FOOTPRINT = "footprint"
 COST_KIND = "costKind"
@@ -133,14 +136,19 @@ def _money(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01")))
 
 
-def hourly(requests: Mapping[str, Any], prices: Prices, gpu_type: str | None) -> Decimal:
-    """Price of one replica's requests for one hour."""
+def hourly(requests: Mapping[str, Any], prices: Prices, gpu_type: str | None, gpu_share: int = 1) -> Decimal:
+    """Price of one replica's requests for one hour; a time-sliced GPU costs its price over ``gpu_share``."""
     cost = parse_quantity(str(requests.get("cpu", "0"))) * prices.vcpu_hour
     cost += parse_quantity(str(requests.get("memory", "0"))) / GIB * prices.memory_gib_hour
     gpus = parse_quantity(str(requests.get(GPU, "0")))
     if gpus:
-        cost += gpus * _gpu_price(prices, gpu_type)
+        cost += gpus * _gpu_price(prices, gpu_type) / max(1, gpu_share)
     return cost
+
+
+def _gpu_share(labels: Mapping[str, Any]) -> int:
+    value = str(labels.get(GPU_SHARE_LABEL, "1"))
+    return int(value) if value.isdigit() and int(value) > 0 else 1
 
 
 def _gpu_price(prices: Prices, gpu_type: str | None) -> Decimal:
@@ -248,17 +256,31 @@ def _price_workload(
     fewest, most = hpas.get(key) or (int((props.get("spec") or {}).get("replicas", 1) or 0),) * 2
     template = (props.get("spec") or {}).get("template") or {}
     pod = template.get("spec") or {}
-    gpu_type = ((template.get("metadata") or {}).get("labels") or {}).get(GPU_TYPE_LABEL)
+    labels = (template.get("metadata") or {}).get("labels") or {}
+    gpu_type, gpu_share = labels.get(GPU_TYPE_LABEL), _gpu_share(labels)
     per_replica = Decimal(0)
     for container in pod.get("containers") or []:
         requests = (container.get("resources") or {}).get("requests") or {}
         if not requests.get("cpu") or not requests.get("memory"):
             target.unknown.append(f"{resource.name}/{container.get('name')}: no CPU or memory requests")
             continue
-        per_replica += hourly(requests, prices, gpu_type)
+        per_replica += hourly(requests, prices, gpu_type, gpu_share)
     month = prices.hours_per_month
-    target.min += per_replica * month * fewest
-    target.max += per_replica * month * most
+    storage = _pod_volumes_monthly(pod, prices)
+    target.min += (per_replica * month + storage) * fewest
+    target.max += (per_replica * month + storage) * most
+
+
+def _pod_volumes_monthly(pod: Mapping[str, Any], prices: Prices) -> Decimal:
+    """Monthly price of the volumes each pod claims for itself (generic ephemeral volumes)."""
+    total = Decimal(0)
+    for volume in pod.get("volumes") or []:
+        template = ((volume or {}).get("ephemeral") or {}).get("volumeClaimTemplate") or {}
+        spec = template.get("spec") or {}
+        size = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+        if size:
+            total += storage_monthly(str(size), spec.get("storageClassName"), prices)
+    return total
 
 
 def from_resources_json(entries: Iterable[Mapping[str, Any]]) -> list[Resource]:
