@@ -97,9 +97,12 @@ class PolicySession:
     def finish(self, resources: list[RecordedResource]) -> list[Violation]:
         """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
         by_urn = {resource.urn: resource for resource in resources}
+        # Findings in the order of ``resources`` (deterministic), not in the order answers were asked for.
+        rank = {resource.urn: index for index, resource in enumerate(resources)}
+        pending = sorted(self._pending, key=lambda item: rank.get(item[0], len(rank)))
         violations: list[Violation] = []
         try:
-            for urn, answer in self._pending:
+            for urn, answer in pending:
                 violations.extend(_violations(answer.result(), urn))
             stack_answer = self._stub.AnalyzeStack(
                 analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
@@ -147,6 +150,14 @@ def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+def _wire_inputs(resource: RecordedResource) -> struct_pb2.Struct:
+    """The inputs exactly as the SDK serialized them for the engine: a secret stays on the field the program
+    marked (``registry.password``), not on the object around it, as the SDK's deserialized view has it."""
+    if resource.wire_inputs is not None:
+        return resource.wire_inputs  # type: ignore[no-any-return]
+    return _struct(resource.inputs)
+
+
 def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
     options = resource.options
     return analyzer_pb2.AnalyzerResourceOptions(
@@ -174,7 +185,7 @@ def _provider(
 def _analyze_request(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
         type=resource.type,
-        properties=_struct(resource.inputs),
+        properties=_wire_inputs(resource),
         urn=resource.urn,
         name=resource.name,
         options=_options(resource),

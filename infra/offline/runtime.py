@@ -157,7 +157,7 @@ def run_program(stack: StackFile, monitor: sdk.RecordingMonitor | None = None) -
         raise ProgramError(f"{stack.display_path}: the program failed: {error}") from error
     except Exception as error:
         raise ProgramError(f"{stack.display_path}: the program failed: {type(error).__name__}: {error}") from error
-    return [resource for resource in monitor.recorded if isinstance(resource, RecordedResource)]
+    return [resource for resource in monitor.in_tree_order() if isinstance(resource, RecordedResource)]
 
 
 def _short_hash(*parts: str) -> str:
