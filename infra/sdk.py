@@ -28,7 +28,6 @@ list config keys, an options-aware mock hook).
 
 from __future__ import annotations
 
-import gc
 import os
 import runpy
 import threading
@@ -258,12 +257,6 @@ def run_program(
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
 
 
-#: Young-generation threshold while a program runs: the SDK allocates futures and
-#: tasks by the hundred thousand, few of them in cycles; the default (700) makes
-#: the collector run every few registrations.
-_GC_THRESHOLD = (100_000, 50, 100)
-
-
 def _no_stack_trace() -> Any:
     """The SDK's own answer when it finds no user frame: an empty stack trace, hence no source position."""
     return source_pb2.StackTrace()
@@ -271,27 +264,14 @@ def _no_stack_trace() -> Any:
 
 @contextmanager
 def offline_runtime() -> Iterator[None]:
-    """What an offline run does not need, switched off for its length; restored afterwards.
-
-    - the per-resource Python stack walk for source positions (the mock monitor never reads them);
-    - most cyclic garbage collection: every object alive at the start (the
-      imported SDK and program, hundreds of thousands of objects) is frozen out
-      of the collector's scans, and young collections run every 100,000
-      allocations instead of 700. Memory stays bounded: cycles are still
-      collected, just less often.
-    """
-    saved_trace = pulumi_resource._get_stack_trace
-    saved_threshold = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*_GC_THRESHOLD)
+    """The SDK's per-resource Python stack walk (for source positions the mock monitor never reads) switched off
+    for the length of an offline run, and restored afterwards."""
+    saved = pulumi_resource._get_stack_trace
     pulumi_resource._get_stack_trace = _no_stack_trace
     try:
         yield
     finally:
-        pulumi_resource._get_stack_trace = saved_trace
-        gc.set_threshold(*saved_threshold)
-        gc.unfreeze()
+        pulumi_resource._get_stack_trace = saved
 
 
 def run_function(

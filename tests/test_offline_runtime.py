@@ -1,7 +1,7 @@
 """What the offline run switches off, that it comes back, that results do not depend on it, and what the pack is sent.
 
-- ``offline_runtime`` skips the SDK's per-resource stack walk and most cyclic
-  GC for the length of a run, and restores both;
+- ``offline_runtime`` skips the SDK's per-resource stack walk for the length
+  of a run, and ``bounded_run`` most cyclic GC; both are restored;
 - the registrations come out in one order whatever order they arrived in;
 - ``Analyze`` gets the inputs as the SDK serialized them: a nested secret stays
   on its field instead of spreading to the object around it.
@@ -24,7 +24,7 @@ from pulumi.runtime.proto import source_pb2
 from infra import sdk
 from infra.offline.analyzer import _analyze_request
 from infra.offline.check import Rendered
-from infra.offline.runtime import RecordedResource, recording_monitor
+from infra.offline.runtime import RecordedResource, bounded_run, recording_monitor
 
 SECRET_SIG = {rpc._special_sig_key: rpc._special_secret_sig}
 
@@ -38,13 +38,22 @@ def test_the_stack_walk_the_shim_replaces_is_the_pinned_sdks() -> None:
     assert pulumi_resource._get_source_position(source_pb2.StackTrace()) is None
 
 
-def test_offline_runtime_switches_off_the_stack_walk_and_most_gc_and_restores_both() -> None:
-    original, threshold = pulumi_resource._get_stack_trace, gc.get_threshold()
+def test_offline_runtime_switches_off_the_stack_walk_and_restores_it() -> None:
+    original = pulumi_resource._get_stack_trace
     with sdk.offline_runtime():
         assert pulumi_resource._get_stack_trace() == source_pb2.StackTrace()
-        assert gc.get_threshold()[0] >= 100_000
-        assert gc.get_freeze_count() > 0
     assert pulumi_resource._get_stack_trace is original
+
+
+def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
+    threshold = gc.get_threshold()
+    with bounded_run():
+        assert gc.get_threshold()[0] >= 100_000
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with bounded_run():  # nested: the outer run keeps control
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_threshold()[0] >= 100_000
     assert gc.get_threshold() == threshold
     assert gc.get_freeze_count() == 0
 

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any
 
 import pytest
 from google.protobuf import json_format
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel
+from pulumi_policy import EnforcementLevel, proxy
 from pulumi_policy import policy as policy_module
 
 from ai_platform_policies import policy_sdk
 from ai_platform_policies.pack import ALL_POLICIES
 from infra.offline.analyzer import _analyze_request
+from infra.offline.check import Rendered
+from infra.offline.runtime import RecordedResource
 from tests import policy_fixtures as fx
 
 SERVICER = policy_module._PolicyAnalyzerServicer
@@ -36,6 +38,7 @@ def test_the_servicer_still_converts_properties_per_policy_and_reads_the_environ
     analyze = inspect.getsource(SERVICER.Analyze.__wrapped__)  # type: ignore[attr-defined]
     assert "self._configure_runtime_settings()" in analyze
     assert "deserialize_properties(json_format.MessageToDict(request.properties))" in analyze
+    assert "unknown_checking_proxy(deserialized)" in analyze
     stack = inspect.getsource(SERVICER.AnalyzeStack.__wrapped__)  # type: ignore[attr-defined]
     assert "deserialize_properties(json_format.MessageToDict(r.properties))" in stack
     configure = inspect.getsource(SERVICER._configure_runtime_settings.__wrapped__)  # type: ignore[attr-defined]
@@ -55,8 +58,8 @@ def _servicer() -> Any:
     return SERVICER("ai-platform", "0.0.1", ALL_POLICIES, EnforcementLevel.ADVISORY)
 
 
-def _requests() -> list[analyzer_pb2.AnalyzeRequest]:
-    resources = fx.compliant_stack()
+def _requests(extra: list[RecordedResource] | None = None) -> list[analyzer_pb2.AnalyzeRequest]:
+    resources = fx.compliant_stack() + (extra or [])
     return [_analyze_request(resource, {}) for resource in resources]
 
 
@@ -82,21 +85,31 @@ def test_each_resource_is_converted_once_per_analyze_call(conversions: list[Any]
         assert conversions == [request.properties]
 
 
-def test_the_shim_changes_no_answer(conversions: list[Any]) -> None:
-    """Analyze and AnalyzeStack answer exactly as the unpatched servicer does (one converts ~26x per resource)."""
+def test_the_shim_changes_no_answer_and_no_rule_writes_to_the_shared_view(
+    conversions: list[Any], monkeypatch: pytest.MonkeyPatch, rendered_stack: Callable[[str], Rendered]
+) -> None:
+    """Analyze and AnalyzeStack answer exactly as the unpatched servicer does (one converts ~26x per resource).
+
+    The policies of one call share one view of a resource; that is safe only
+    because no rule writes to it, which every rule shows here on the prod stack.
+    """
+    writes: list[Any] = []
+    monkeypatch.setattr(proxy._DictProxy, "__setitem__", lambda self, key, value: writes.append(key))
     servicer = _servicer()
-    for request in _requests():
+    requests = _requests(rendered_stack("prod").resources)
+    for request in requests:
         patched = servicer.Analyze(request, None)
         plain = SERVICER.Analyze.__wrapped__(servicer, request, None)  # type: ignore[attr-defined]
         assert patched == plain
     stack = analyzer_pb2.AnalyzeStackRequest(
         resources=[
             analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=r.properties)
-            for r in _requests()
+            for r in requests
         ]
     )
     assert servicer.AnalyzeStack(stack, None) == SERVICER.AnalyzeStack.__wrapped__(servicer, stack, None)  # type: ignore[attr-defined]
     assert len(conversions) > len(stack.resources)
+    assert writes == []
 
 
 def test_the_runtime_is_configured_again_when_the_environment_changes(monkeypatch: pytest.MonkeyPatch) -> None:

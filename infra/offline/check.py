@@ -21,7 +21,7 @@ from infra.offline.analyzer import PolicySession, Violation
 from infra.offline.manifests import Manifest
 from infra.offline.pack_process import policy_pack
 from infra.offline.policy_config import load_policy_config, policy_config_path
-from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_monitor, run_program
+from infra.offline.runtime import PROJECT_ROOT, RecordedResource, bounded_run, recording_monitor, run_program
 from infra.offline.schema import SchemaError, validate_manifest
 from infra.offline.stack_file import StackFile, read_stack_file
 from model.config import PlatformConfig
@@ -82,7 +82,8 @@ def render(stack_file: Path) -> Rendered:
     Raises ``ConfigError`` before anything runs when the config is invalid.
     """
     stack, config = _load(stack_file)
-    return _run(stack, config)
+    with bounded_run():
+        return _run(stack, config)
 
 
 def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
@@ -117,7 +118,7 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
     stack, config = _load(stack_file)
     config_path = policy_config or policy_config_path(config.environment)
     entries = load_policy_config(config_path)
-    with policy_pack(stack) as pack:
+    with policy_pack(stack) as pack, bounded_run():
         session = PolicySession(pack, stack, entries, display(config_path))
         declared = 0
 

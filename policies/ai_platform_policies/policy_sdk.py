@@ -6,12 +6,16 @@ What is used here, and why (each worth raising upstream):
   raises: the SDK's own signals, which a rule must let through to the servicer.
 - ``pulumi_policy.policy._PolicyAnalyzerServicer``: its ``Analyze`` converts a
   resource's properties (``json_format.MessageToDict``) once *per policy*, about
-  26 times per resource, and every call re-parses the stack's whole
-  ``PULUMI_CONFIG`` (``_configure_runtime_settings``). ``install`` keeps the
-  servicer's code and only makes the two repeatable steps happen once: the
-  conversion once per message within one call, and the runtime settings once
-  per thread for a given environment. What the policies receive is unchanged:
-  ``deserialize_properties`` still builds fresh containers for every policy.
+  26 times per resource (then ``deserialize_properties`` and
+  ``unknown_checking_proxy`` rebuild the same tree again per policy; the stack
+  call does the same for every resource and every stack policy), and every
+  call re-parses the stack's whole ``PULUMI_CONFIG``
+  (``_configure_runtime_settings``). ``install`` keeps the servicer's code and
+  only makes the repeatable steps happen once: each message converted,
+  deserialized and proxied once per call, and the runtime settings once per
+  thread for a given environment. The policies of one call then share one
+  read-only view of a resource: the pack's rules never write to ``props``
+  (``tests/test_pack_sdk_shim.py`` runs every rule with writes refused).
 
 ``tests/test_pack_sdk_shim.py`` pins the shapes relied on; when the pinned
 ``pulumi_policy`` changes underneath, it fails first.
@@ -49,23 +53,36 @@ def _not_applicable_error() -> type[BaseException]:
 SDK_SIGNALS: tuple[type[BaseException], ...] = (UnknownValueError, _not_applicable_error())
 
 
+def _once_per_call(step: Callable[[Any], Any]) -> Callable[..., Any]:
+    """``step(value)`` remembered for the length of one servicer call (other signatures pass through)."""
+
+    def remembered(value: Any, *args: Any, **kwargs: Any) -> Any:
+        memo: dict[tuple[int, int], tuple[Any, Any]] | None = getattr(_local, "memo", None)
+        if memo is None or args or kwargs:
+            return step(value, *args, **kwargs)
+        # The value is kept in the memo, so its id cannot be reused while the call lasts.
+        key = (id(step), id(value))
+        hit = memo.get(key)
+        if hit is None or hit[0] is not value:
+            hit = (value, step(value))
+            memo[key] = hit
+        return hit[1]
+
+    return remembered
+
+
+def _message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
+    """Looked up on every call, so a test can count the real conversions."""
+    return json_format.MessageToDict(message, *args, **kwargs)
+
+
 class _OncePerCall:
     """``json_format`` as the servicer module sees it: ``MessageToDict`` remembered within one RPC."""
 
+    MessageToDict = staticmethod(_once_per_call(_message_to_dict))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(json_format, name)
-
-    @staticmethod
-    def MessageToDict(message: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N802 - protobuf's name
-        memo: dict[int, tuple[Any, Any]] | None = getattr(_local, "memo", None)
-        if memo is None or args or kwargs:
-            return json_format.MessageToDict(message, *args, **kwargs)
-        # The message is kept in the memo, so its id cannot be reused while the call lasts.
-        hit = memo.get(id(message))
-        if hit is None or hit[0] is not message:
-            hit = (message, json_format.MessageToDict(message))
-            memo[id(message)] = hit
-        return hit[1]
 
 
 def _remembering(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,6 +115,8 @@ def install() -> None:
     if getattr(servicer, "_ai_platform_installed", False):
         return
     policy_module.json_format = _OncePerCall()  # type: ignore[attr-defined,assignment]
+    policy_module.deserialize_properties = _once_per_call(policy_module.deserialize_properties)  # type: ignore[attr-defined]
+    policy_module.unknown_checking_proxy = _once_per_call(policy_module.unknown_checking_proxy)  # type: ignore[attr-defined]
     servicer.Analyze = _remembering(servicer.Analyze)  # type: ignore[method-assign]
     servicer.AnalyzeStack = _remembering(servicer.AnalyzeStack)  # type: ignore[method-assign]
     servicer._configure_runtime_settings = _once_per_environment(  # type: ignore[method-assign]
