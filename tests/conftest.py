@@ -81,3 +81,10 @@ def checked_stack() -> Callable[[str], CheckReport]:
         return _CHECKED[name]
 
     return get
+
+
+@pytest.fixture(autouse=True)
+def no_result_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs ``check`` for real: a cached answer would hide what a test changed (monkeypatches included).
+    ``tests/test_check_cache.py`` turns the cache on in a folder of its own."""
+    monkeypatch.setenv("AI_PLATFORM_NO_CACHE", "1")
