@@ -257,6 +257,10 @@ def run_program(
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
 
 
+#: Set (to anything) to run without the speed-ups, as the benchmark does to show they change no result.
+NO_SPEEDUPS = "AI_PLATFORM_NO_SPEEDUPS"
+
+
 def _no_stack_trace() -> Any:
     """The SDK's own answer when it finds no user frame: an empty stack trace, hence no source position."""
     return source_pb2.StackTrace()
@@ -266,6 +270,9 @@ def _no_stack_trace() -> Any:
 def offline_runtime() -> Iterator[None]:
     """The SDK's per-resource Python stack walk (for source positions the mock monitor never reads) switched off
     for the length of an offline run, and restored afterwards."""
+    if os.environ.get(NO_SPEEDUPS):
+        yield
+        return
     saved = pulumi_resource._get_stack_trace
     pulumi_resource._get_stack_trace = _no_stack_trace
     try:
@@ -307,6 +314,7 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 
 __all__ = [
+    "NO_SPEEDUPS",
     "RECORDED_OPTIONS",
     "REGISTER_RESOURCE_FIELDS",
     "MockCallArgs",

@@ -112,15 +112,22 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
 
     Both configs are validated before anything runs. Raises ``ConfigError``,
     ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``. ``progress``
-    hears of every resource declared, every manifest validated, and the
-    stack policies.
+    hears, phase by phase, of every resource declared, every resource the pack
+    has judged (from the pack's answer threads), every manifest validated, and
+    the stack policies.
     """
     stack, config = _load(stack_file)
     config_path = policy_config or policy_config_path(config.environment)
     entries = load_policy_config(config_path)
     with policy_pack(stack) as pack, bounded_run():
-        session = PolicySession(pack, stack, entries, display(config_path))
         declared = 0
+
+        def on_judged(judged: int) -> None:
+            # Until the program is done, how many resources there will be is unknown.
+            progress("judging resources (policy pack)", judged, declared if done_declaring else None)
+
+        done_declaring = False
+        session = PolicySession(pack, stack, entries, display(config_path), on_judged=on_judged)
 
         def on_register(resource: Any) -> None:
             nonlocal declared
@@ -129,11 +136,12 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
             progress("declaring resources", declared, None)
 
         rendered = _run(stack, config, recording_monitor(on_register=on_register))
+        done_declaring = True
         progress("declaring resources", declared, declared)
         errors = _schema_errors(rendered, progress)
-        progress("policy pack", 0, 1)
+        progress("judging the whole stack (policy pack)", 0, 1)
         violations = session.finish(rendered.resources)
-        progress("policy pack", 1, 1)
+        progress("judging the whole stack (policy pack)", 1, 1)
     return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
 
 

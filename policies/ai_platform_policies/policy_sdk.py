@@ -110,9 +110,13 @@ def _once_per_environment(method: Callable[[Any], None]) -> Callable[[Any], None
 
 
 def install() -> None:
-    """Make the servicer's repeated conversions happen once (idempotent)."""
+    """Make the servicer's repeated conversions happen once (idempotent).
+
+    ``AI_PLATFORM_NO_SPEEDUPS`` set leaves the servicer as the SDK wrote it (the
+    benchmark's comparison run).
+    """
     servicer = policy_module._PolicyAnalyzerServicer
-    if getattr(servicer, "_ai_platform_installed", False):
+    if getattr(servicer, "_ai_platform_installed", False) or os.environ.get("AI_PLATFORM_NO_SPEEDUPS"):
         return
     policy_module.json_format = _OncePerCall()  # type: ignore[attr-defined,assignment]
     policy_module.deserialize_properties = _once_per_call(policy_module.deserialize_properties)  # type: ignore[attr-defined]
