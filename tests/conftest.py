@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,8 @@ def checked_stack() -> Callable[[str], CheckReport]:
     return get
 
 
-@pytest.fixture(autouse=True)
-def no_result_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs ``check`` for real: a cached answer would hide what a test changed (monkeypatches included).
-    ``tests/test_check_cache.py`` turns the cache on in a folder of its own."""
-    monkeypatch.setenv("AI_PLATFORM_NO_CACHE", "1")
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test runs ``check`` for real, subprocesses included (set before test modules copy the environment):
+    a cached answer would hide what a test changed. ``tests/test_check_cache.py`` turns the cache on in a folder
+    of its own."""
+    os.environ["AI_PLATFORM_NO_CACHE"] = "1"
