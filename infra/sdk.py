@@ -14,6 +14,11 @@ Everything else uses public APIs. What is used here, and why:
 - ``pulumi.runtime.settings`` and ``stack.run_pulumi_func`` with
   ``sync_await._sync_await``: what the language host does to run a program and
   wait for every registration.
+- ``pulumi.runtime.resource._get_stack_trace``: the SDK walks the Python stack
+  (``traceback.extract_stack``) for every resource to send the engine a source
+  position; the mock monitor never reads it and the pinned SDK has no setting to
+  turn it off, so ``run_program`` swaps in the SDK's own "no frames" answer for
+  the length of an offline run (``offline_runtime``).
 
 ``tests/test_sdk_shim.py`` pins the shapes relied on (the ``RegisterResource``
 request's fields, the mock signatures): when the pinned SDK changes underneath,
@@ -35,8 +40,10 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -85,6 +92,10 @@ class Registration:
     options: dict[str, Any]
     id: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: The inputs as the SDK serialized them (``RegisterResourceRequest.object``), what the engine
+    #: hands an analyzer. ``inputs`` is the SDK's deserialized view, which lifts a nested secret to
+    #: its whole containing object (``rpc.deserialize_property``); the wire form keeps it where it is.
+    wire_inputs: Any = field(default=None, repr=False, compare=False)
 
 
 def _options(request: Any) -> dict[str, Any]:
@@ -161,6 +172,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             options=_options(request),
             id=response.id or None,
             outputs=state,
+            wire_inputs=request.object,
         )
         with self._lock:
             self.recorded.append(registration)
@@ -168,6 +180,27 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if self._on_register is not None:
             self._on_register(registration)
         return response
+
+    def in_tree_order(self) -> list[Registration]:
+        """Every registration, parents before children and siblings by URN: the same on every run.
+
+        Registrations arrive in an order that depends on when the SDK's thread
+        pool answers; a component's tree does not.
+        """
+        with self._lock:
+            recorded = list(self.recorded)
+        children: dict[str | None, list[Registration]] = {}
+        known = {registration.urn for registration in recorded}
+        for registration in recorded:
+            parent = registration.parent if registration.parent in known else None
+            children.setdefault(parent, []).append(registration)
+        ordered: list[Registration] = []
+        pending = sorted(children.get(None, []), key=lambda r: r.urn, reverse=True)
+        while pending:
+            registration = pending.pop()
+            ordered.append(registration)
+            pending.extend(sorted(children.get(registration.urn, []), key=lambda r: r.urn, reverse=True))
+        return ordered
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         """Keep what components register as outputs (URLs, namespaces, footprints)."""
@@ -217,11 +250,35 @@ def run_program(
     pulumi_settings.SETTINGS.outputs.clear()
     pulumi_mocks.set_mocks(monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     try:
-        with _working_directory(program_dir):
+        with _working_directory(program_dir), offline_runtime():
             # What the language host does, minus its own root Stack: set_mocks made one.
             _sync_await(run_pulumi_func(_run_main))
     finally:
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+
+
+#: Set (to anything) to run without the speed-ups, as the benchmark does to show they change no result.
+NO_SPEEDUPS = "AI_PLATFORM_NO_SPEEDUPS"
+
+
+def _no_stack_trace() -> Any:
+    """The SDK's own answer when it finds no user frame: an empty stack trace, hence no source position."""
+    return source_pb2.StackTrace()
+
+
+@contextmanager
+def offline_runtime() -> Iterator[None]:
+    """The SDK's per-resource Python stack walk (for source positions the mock monitor never reads) switched off
+    for the length of an offline run, and restored afterwards."""
+    if os.environ.get(NO_SPEEDUPS):
+        yield
+        return
+    saved = pulumi_resource._get_stack_trace
+    pulumi_resource._get_stack_trace = _no_stack_trace
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = saved
 
 
 def run_function(
@@ -257,6 +314,7 @@ def _working_directory(path: Path) -> Iterator[None]:
 
 
 __all__ = [
+    "NO_SPEEDUPS",
     "RECORDED_OPTIONS",
     "REGISTER_RESOURCE_FIELDS",
     "MockCallArgs",
@@ -266,6 +324,7 @@ __all__ = [
     "Registration",
     "engine_config",
     "is_secret",
+    "offline_runtime",
     "pulumi",
     "run_function",
     "run_program",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,3 +82,10 @@ def checked_stack() -> Callable[[str], CheckReport]:
         return _CHECKED[name]
 
     return get
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test runs ``check`` for real, subprocesses included (set before test modules copy the environment):
+    a cached answer would hide what a test changed. ``tests/test_check_cache.py`` turns the cache on in a folder
+    of its own."""
+    os.environ["AI_PLATFORM_NO_CACHE"] = "1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,14 +57,22 @@ class PolicySession:
     """
 
     def __init__(
-        self, pack: PolicyPackProcess, stack: StackFile, config: Mapping[str, PolicyEntry], source: str
+        self,
+        pack: PolicyPackProcess,
+        stack: StackFile,
+        config: Mapping[str, PolicyEntry],
+        source: str,
+        on_judged: Callable[[int], None] | None = None,
     ) -> None:
         self._pack = pack
+        self._on_judged = on_judged
+        self._judged = 0
         self._stub = pack.stub
         self._known: dict[str, RecordedResource] = {}
         self._pending: list[tuple[str, Any]] = []
         self._in_flight: deque[Any] = deque()
         self._lock = threading.Lock()
+        self._judged_lock = threading.Lock()
         try:
             self._stub.ConfigureStack(analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack.stack, project=PROJECT))
             info = self._stub.GetAnalyzerInfo(empty_pb2.Empty())
@@ -91,15 +99,28 @@ class PolicySession:
             while len(self._in_flight) >= _IN_FLIGHT:
                 self._in_flight.popleft().exception()  # wait; errors surface in finish()
             answer = self._stub.Analyze.future(request)
+            if self._on_judged is not None:
+                answer.add_done_callback(self._count_judged)
             self._in_flight.append(answer)
             self._pending.append((resource.urn, answer))
+
+    def _count_judged(self, _answer: Any) -> None:
+        """On a gRPC thread, as each answer arrives: tell how many resources the pack has judged."""
+        with self._judged_lock:
+            self._judged += 1
+            judged = self._judged
+        assert self._on_judged is not None
+        self._on_judged(judged)
 
     def finish(self, resources: list[RecordedResource]) -> list[Violation]:
         """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
         by_urn = {resource.urn: resource for resource in resources}
+        # Findings in the order of ``resources`` (deterministic), not in the order answers were asked for.
+        rank = {resource.urn: index for index, resource in enumerate(resources)}
+        pending = sorted(self._pending, key=lambda item: rank.get(item[0], len(rank)))
         violations: list[Violation] = []
         try:
-            for urn, answer in self._pending:
+            for urn, answer in pending:
                 violations.extend(_violations(answer.result(), urn))
             stack_answer = self._stub.AnalyzeStack(
                 analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
@@ -147,6 +168,14 @@ def _struct(values: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
+def _wire_inputs(resource: RecordedResource) -> struct_pb2.Struct:
+    """The inputs exactly as the SDK serialized them for the engine: a secret stays on the field the program
+    marked (``registry.password``), not on the object around it, as the SDK's deserialized view has it."""
+    if resource.wire_inputs is not None:
+        return resource.wire_inputs  # type: ignore[no-any-return]
+    return _struct(resource.inputs)
+
+
 def _options(resource: RecordedResource) -> analyzer_pb2.AnalyzerResourceOptions:
     options = resource.options
     return analyzer_pb2.AnalyzerResourceOptions(
@@ -174,7 +203,7 @@ def _provider(
 def _analyze_request(resource: RecordedResource, by_urn: Mapping[str, RecordedResource]) -> analyzer_pb2.AnalyzeRequest:
     return analyzer_pb2.AnalyzeRequest(
         type=resource.type,
-        properties=_struct(resource.inputs),
+        properties=_wire_inputs(resource),
         urn=resource.urn,
         name=resource.name,
         options=_options(resource),

@@ -21,7 +21,7 @@ from infra.offline.analyzer import PolicySession, Violation
 from infra.offline.manifests import Manifest
 from infra.offline.pack_process import policy_pack
 from infra.offline.policy_config import load_policy_config, policy_config_path
-from infra.offline.runtime import PROJECT_ROOT, RecordedResource, recording_monitor, run_program
+from infra.offline.runtime import PROJECT_ROOT, RecordedResource, bounded_run, recording_monitor, run_program
 from infra.offline.schema import SchemaError, validate_manifest
 from infra.offline.stack_file import StackFile, display, read_stack_file
 from model.config import PlatformConfig
@@ -82,7 +82,8 @@ def render(stack_file: Path) -> Rendered:
     Raises ``ConfigError`` before anything runs when the config is invalid.
     """
     stack, config = _load(stack_file)
-    return _run(stack, config)
+    with bounded_run():
+        return _run(stack, config)
 
 
 def _load(stack_file: Path) -> tuple[StackFile, PlatformConfig]:
@@ -111,15 +112,22 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
 
     Both configs are validated before anything runs. Raises ``ConfigError``,
     ``PolicyConfigError``, ``PolicyPackError`` or ``ProgramError``. ``progress``
-    hears of every resource declared, every manifest validated, and the
-    stack policies.
+    hears, phase by phase, of every resource declared, every resource the pack
+    has judged (from the pack's answer threads), every manifest validated, and
+    the stack policies.
     """
     stack, config = _load(stack_file)
     config_path = policy_config or policy_config_path(config.environment)
     entries = load_policy_config(config_path)
-    with policy_pack(stack) as pack:
-        session = PolicySession(pack, stack, entries, display(config_path))
+    with policy_pack(stack) as pack, bounded_run():
         declared = 0
+
+        def on_judged(judged: int) -> None:
+            # Until the program is done, how many resources there will be is unknown.
+            progress("judging resources (policy pack)", judged, declared if done_declaring else None)
+
+        done_declaring = False
+        session = PolicySession(pack, stack, entries, display(config_path), on_judged=on_judged)
 
         def on_register(resource: Any) -> None:
             nonlocal declared
@@ -128,11 +136,12 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
             progress("declaring resources", declared, None)
 
         rendered = _run(stack, config, recording_monitor(on_register=on_register))
+        done_declaring = True
         progress("declaring resources", declared, declared)
         errors = _schema_errors(rendered, progress)
-        progress("policy pack", 0, 1)
+        progress("judging the whole stack (policy pack)", 0, 1)
         violations = session.finish(rendered.resources)
-        progress("policy pack", 1, 1)
+        progress("judging the whole stack (policy pack)", 1, 1)
     return CheckReport(rendered=rendered, schema_errors=errors, violations=violations)
 
 

@@ -1,7 +1,7 @@
 """``python -m infra.offline``: render and check a stack without a cluster.
 
     python -m infra.offline render (--stack NAME | --config FILE) --out DIR
-    python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json]
+    python -m infra.offline check  (--stack NAME | --config FILE) [--out DIR] [--json] [--no-cache]
     python -m infra.offline diff   --stack NAME --base GITREF [--format text|markdown]
     python -m infra.offline cost   (--stack NAME | --config FILE) [--json | --format markdown]
     python -m infra.offline plan   (--stack NAME | --config FILE) --prometheus URL [--window 7d]
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_platform_policies import cost
+from infra.offline import check_cache
 from infra.offline.check import (
     CheckReport,
     ProgressReport,
@@ -55,9 +57,11 @@ EXIT_BROKEN_PIPE = 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        code = _run_command(args)
+        code = check_cache.cached_check(arguments)
+        if code is None:
+            code = _run_command(_parser().parse_args(arguments))
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (`| head`) has gone: no traceback, and no second error when Python flushes at exit.
@@ -143,15 +147,30 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _check(stack_file: Path, args: argparse.Namespace) -> int:
     policy_config = Path(args.policy_config) if args.policy_config else None
+    # The key is taken before the run, from the inputs the run reads.
+    cache_key = check_cache.key(stack_file, policy_config) if check_cache.enabled(args) else None
     with _progress(enabled=not args.json and sys.stderr.isatty()) as progress:
         report = check_stack(stack_file, policy_config, progress)
+    code = EXIT_FINDINGS if report.failed else EXIT_OK
+    if cache_key is not None:
+        rendered = report.rendered
+        check_cache.store(
+            cache_key,
+            {
+                "report": report.as_json(),
+                "text": _report_text(report),
+                "exit": code,
+                "resources": [resource.as_json() for resource in rendered.resources],
+                "manifests": [(manifest.file_name, manifest.body) for manifest in rendered.manifests],
+            },
+        )
     if args.out:
         write_render(Path(args.out), report.rendered.resources, report.rendered.manifests)
     if args.json:
         print(json.dumps(report.as_json(), indent=2))
     else:
-        _print_report(report)
-    return EXIT_FINDINGS if report.failed else EXIT_OK
+        print(_report_text(report), end="")
+    return code
 
 
 @contextlib.contextmanager
@@ -183,6 +202,14 @@ def _diff(stack: str, base: str, output: str) -> int:
     result = compare(stack, before, after, (base_prices, head.config.pricing.to_prices()))
     print(format_markdown(result) if output == "markdown" else format_text(result))
     return EXIT_OK
+
+
+def _report_text(report: CheckReport) -> str:
+    """The text report ``check`` prints."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        _print_report(report)
+    return output.getvalue()
 
 
 def _print_report(report: CheckReport) -> None:
@@ -227,12 +254,7 @@ def _parser() -> argparse.ArgumentParser:
     render_command.add_argument("--out", required=True, help="output directory (manifests/ and resources.json)")
 
     check_command = commands.add_parser("check", help="render, validate schemas, run the policy pack")
-    add_stack_arguments(check_command)
-    check_command.add_argument("--out", help="also write the render here")
-    check_command.add_argument("--json", action="store_true", help="print a JSON report")
-    check_command.add_argument(
-        "--policy-config", help="policy pack config file (default: policies/config/<environment>.json)"
-    )
+    check_cache.add_check_arguments(check_command)
 
     cost_command = commands.add_parser("cost", help="what the stack costs per month, from its requests")
     add_stack_arguments(cost_command)

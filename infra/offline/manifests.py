@@ -8,21 +8,18 @@ namespaced object names none.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ai_platform_policies.kube import CLUSTER_SCOPED_KINDS
+from infra.offline import check_cache
 from infra.offline.runtime import RecordedResource, mask_secrets
 
 #: pulumi-kubernetes types that are not single API objects.
 _NOT_OBJECTS = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
 DEFAULT_NAMESPACE = "default"
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 @dataclass(frozen=True)
@@ -89,15 +86,8 @@ def duplicate_objects(manifests: list[Manifest]) -> list[str]:
 
 def write_render(out_dir: Path, resources: list[RecordedResource], manifests: list[Manifest]) -> None:
     """Write ``manifests/`` (one object per file) and ``resources.json`` under ``out_dir``."""
-    manifest_dir = out_dir / "manifests"
-    manifest_dir.mkdir(parents=True, exist_ok=True)
-    for stale in manifest_dir.glob("*.yaml"):
-        stale.unlink()
-    for manifest in manifests:
-        text = yaml.dump(manifest.body, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
-        (manifest_dir / manifest.file_name).write_text(text, encoding="utf-8")
-    (out_dir / "resources.json").write_text(
-        json.dumps([resource.as_json() for resource in resources], indent=2) + "\n", encoding="utf-8"
+    check_cache.write_render(
+        out_dir, [resource.as_json() for resource in resources], [(m.file_name, m.body) for m in manifests]
     )
 
 

@@ -31,8 +31,8 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from pulumi_policy.proxy import UnknownValueError
 
+from ai_platform_policies import policy_sdk
 from ai_platform_policies.kube import Field, MalformedFieldError
 
 Config = Mapping[str, Any]
@@ -47,17 +47,10 @@ _SEVERITIES = {
 }
 
 
-def _not_applicable_error() -> type[BaseException]:
-    """The exception ``args.not_applicable()`` raises (its class is private to the SDK)."""
-    try:
-        StackValidationArgs([]).not_applicable()
-    except Exception as error:  # noqa: BLE001 - learning which class the SDK raises
-        return type(error)
-    raise AssertionError("StackValidationArgs.not_applicable() did not raise")
-
-
 #: Signals the SDK's servicer handles itself: unknown values during preview, and not_applicable.
-SDK_SIGNALS: tuple[type[BaseException], ...] = (UnknownValueError, _not_applicable_error())
+SDK_SIGNALS = policy_sdk.SDK_SIGNALS
+# Every rule module imports this one, so the pack's servicer is sped up before it serves.
+policy_sdk.install()
 
 
 def props(args: ResourceValidationArgs | PolicyResource) -> Field:

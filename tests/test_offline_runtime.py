@@ -1,0 +1,130 @@
+"""What the offline run switches off, that it comes back, that results do not depend on it, and what the pack is sent.
+
+- ``offline_runtime`` skips the SDK's per-resource stack walk for the length
+  of a run, and ``bounded_run`` most cyclic GC; both are restored;
+- the registrations come out in one order whatever order they arrived in;
+- ``Analyze`` gets the inputs as the SDK serialized them: a nested secret stays
+  on its field instead of spreading to the object around it.
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
+
+from infra import sdk
+from infra.offline.analyzer import _analyze_request
+from infra.offline.check import Rendered
+from infra.offline.runtime import RecordedResource, bounded_run, recording_monitor
+
+SECRET_SIG = {rpc._special_sig_key: rpc._special_secret_sig}
+
+
+def test_the_stack_walk_the_shim_replaces_is_the_pinned_sdks() -> None:
+    """``register_resource`` asks ``_get_stack_trace()`` (no arguments) for a ``StackTrace``; an empty one is its own
+    "no user frame" answer. A pinned SDK that changes this fails here first."""
+    assert list(inspect.signature(pulumi_resource._get_stack_trace).parameters) == []
+    assert "_get_stack_trace()" in inspect.getsource(pulumi_resource.register_resource)
+    assert "traceback.extract_stack()" in inspect.getsource(pulumi_resource._get_stack_trace)
+    assert pulumi_resource._get_source_position(source_pb2.StackTrace()) is None
+
+
+def test_offline_runtime_switches_off_the_stack_walk_and_restores_it() -> None:
+    original = pulumi_resource._get_stack_trace
+    with sdk.offline_runtime():
+        assert pulumi_resource._get_stack_trace() == source_pb2.StackTrace()
+    assert pulumi_resource._get_stack_trace is original
+
+
+def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
+    threshold = gc.get_threshold()
+    with bounded_run():
+        assert gc.get_threshold()[0] >= 100_000
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        with bounded_run():  # nested: the outer run keeps control
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_threshold()[0] >= 100_000
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0
+
+
+def _registration(urn: str, parent: str | None) -> sdk.Registration:
+    return sdk.Registration(
+        urn=urn, type="t", name=urn, parent=parent, custom=True, inputs={}, options={}, id=None, outputs={}
+    )
+
+
+def test_registrations_come_out_in_one_order_whatever_order_they_arrived_in() -> None:
+    """Parents first, siblings by URN: the order the thread pool delivered them in does not matter."""
+    stack = "urn:stack"  # the root Stack is never recorded
+    arrived = [
+        _registration("b-component", stack),
+        _registration("b-component/child-2", "b-component"),
+        _registration("b-component/child-1", "b-component"),
+        _registration("a-provider", stack),
+        _registration("b-component/child-1/grandchild", "b-component/child-1"),
+    ]
+    orders = set()
+    for permutation in itertools.permutations(arrived):
+        monitor = recording_monitor()
+        monitor.recorded = list(permutation)
+        orders.add(tuple(r.urn for r in monitor.in_tree_order()))
+    assert orders == {
+        ("a-provider", "b-component", "b-component/child-1", "b-component/child-1/grandchild", "b-component/child-2")
+    }
+
+
+def test_a_rendered_stack_lists_every_parent_before_its_children(
+    rendered_stack: Callable[[str], Rendered],
+) -> None:
+    resources = rendered_stack("prod").resources
+    seen: set[str] = set()
+    urns = {r.urn for r in resources}
+    for resource in resources:
+        assert resource.parent not in urns or resource.parent in seen, resource.urn
+        seen.add(resource.urn)
+
+
+def _record(program: Callable[[], None]) -> list[RecordedResource]:
+    monitor = recording_monitor()
+    sdk.run_function(program, monitor.mocks, project="p", stack="s", monitor=monitor)
+    return [r for r in monitor.in_tree_order() if isinstance(r, RecordedResource)]
+
+
+def test_the_pack_is_sent_a_nested_secret_where_the_sdk_put_it() -> None:
+    """The program marks only ``registry.password`` secret; the SDK serializes exactly that, and so does the gate.
+
+    The SDK's deserialized view (``inputs``) lifts the secret to the whole
+    ``registry`` object; the engine never sees that view.
+    """
+    registry = {"server": "registry.example.com", "username": "ci", "password": pulumi.Output.secret("hunter2")}
+    sent: dict[str, Any] = {}
+
+    def program() -> None:
+        pulumi.CustomResource("test:index:Image", "image", {"registry": registry, "name": "app"})
+
+        async def serialize() -> None:
+            sent.update(json_format.MessageToDict(await rpc.serialize_properties({"registry": registry}, {})))
+
+        pulumi.Output.from_input(serialize())  # type: ignore[arg-type]
+
+    (image,) = _record(program)
+    request = json_format.MessageToDict(_analyze_request(image, {}).properties)
+    assert request["registry"] == {
+        "server": "registry.example.com",
+        "username": "ci",
+        "password": {**SECRET_SIG, "value": "hunter2"},
+    }
+    assert request["registry"] == sent["registry"]  # what rpc.serialize_properties makes of the program's value
+    assert request["name"] == "app"
+    assert sdk.is_secret(image.inputs["registry"])  # the deserialized view the gate no longer sends
