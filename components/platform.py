@@ -27,6 +27,7 @@ from components.addons import kube_prometheus_stack
 from components.addons.base import HelmAddon
 from components.addons.cert_manager import CertManager
 from components.addons.cluster_addons import ClusterAddons, ClusterAddonsArgs
+from components.addons.dcgm_exporter import DcgmExporter
 from components.addons.ingress_nginx import IngressNginx
 from components.addons.jenkins import Jenkins, JenkinsArgs
 from components.addons.keda import Keda
@@ -171,6 +172,9 @@ class Platform(pulumi.ComponentResource):
             (addons.keda, Keda, Keda.NAMESPACE),
         ]
         targets.extend(Backend(namespace, addon.METRICS_PORTS) for chart, addon, namespace in charts if _on(chart))
+        gpu_services = any(service.resources.gpu for service in config.services)
+        if gpu_services and _on(addons.nvidia_device_plugin) and _on(addons.dcgm_exporter):
+            targets.append(Backend(DcgmExporter.NAMESPACE, DcgmExporter.METRICS_PORTS))
         return merge_backends(targets)
 
     def _registry(self) -> ContainerRegistry | None:
