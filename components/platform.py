@@ -172,8 +172,9 @@ class Platform(pulumi.ComponentResource):
             (addons.keda, Keda, Keda.NAMESPACE),
         ]
         targets.extend(Backend(namespace, addon.METRICS_PORTS) for chart, addon, namespace in charts if _on(chart))
-        if any(service.resources.gpu for service in config.services) and _on(addons.dcgm_exporter):
-            targets.append(Backend(DcgmExporter.NAMESPACE, DcgmExporter.METRICS_PORTS))  # ClusterAddons runs it then
+        gpu_services = any(service.resources.gpu for service in config.services)
+        if gpu_services and _on(addons.nvidia_device_plugin) and _on(addons.dcgm_exporter):
+            targets.append(Backend(DcgmExporter.NAMESPACE, DcgmExporter.METRICS_PORTS))
         return merge_backends(targets)
 
     def _registry(self) -> ContainerRegistry | None:

@@ -88,3 +88,18 @@ def test_gpu_queries_select_labels_the_exporter_keeps(rendered_stack: Callable[[
         assert "exported_" not in labels
         assert re.search(r"\bnamespace=", labels) and re.search(r"\bpod=~", labels), labels
     assert releases(prod)["dcgm-exporter"]["values"]["serviceMonitor"]["honorLabels"] is True
+
+
+def test_prometheus_may_reach_the_exporter_through_default_deny(rendered_stack: Callable[[str], Rendered]) -> None:
+    """Both namespaces deny by default: the scrape needs Prometheus' egress and the exporter's ingress on 9400."""
+    policies = {
+        (m.namespace, m.name): m.body["spec"] for m in rendered_stack("prod").manifests if m.kind == "NetworkPolicy"
+    }
+    egress = policies[("monitoring", "allow-scrape-dcgm-exporter")]["egress"]
+    assert any(
+        {"port": 9400, "protocol": "TCP"} in rule["ports"]
+        and {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "dcgm-exporter"}}} in rule["to"]
+        for rule in egress
+    )
+    ingress = policies[("dcgm-exporter", "allow-metrics-from-monitoring")]["ingress"]
+    assert any({"port": 9400, "protocol": "TCP"} in rule["ports"] for rule in ingress)

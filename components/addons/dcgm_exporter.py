@@ -17,9 +17,11 @@ workload's labels, which is what our queries select on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from components.addons.base import AddonArgs, HelmAddon
+from components.network import NetworkAllow, api_server
 from model.workload import Workload
 
 #: The GPU metrics this exporter produces that the platform's rules and dashboards read.
@@ -43,7 +45,7 @@ class DcgmExporter(HelmAddon[DcgmExporterArgs]):
     #: It mounts the kubelet's pod-resources socket from the host and adds SYS_ADMIN (profiling metrics).
     POD_SECURITY = "privileged"
     TYPE = "ai-platform:addons:DcgmExporter"
-    #: Its metrics port (chart ``service.port``), which Prometheus scrapes through the ServiceMonitor.
+    #: The chart's Service port ``metrics`` (values ``service.port``).
     METRICS_PORTS = (9400,)
 
     @classmethod
@@ -65,3 +67,8 @@ class DcgmExporter(HelmAddon[DcgmExporterArgs]):
             "resources": cls.workloads(args).exporter.resources(),
             "serviceMonitor": {"enabled": args.service_monitors, "honorLabels": True},
         }
+
+    @classmethod
+    def network_allows(cls, args: DcgmExporterArgs) -> Sequence[NetworkAllow]:
+        # GPU-to-pod mapping comes from the kubelet's pod-resources socket (a hostPath, no network).
+        return [api_server(args.cluster, "the exporter reads its metrics ConfigMap (chart Role read-cm)")]
