@@ -41,6 +41,9 @@ METRICS_PORT_NAME = "metrics"
 SERVICE_PORT = 80
 MODEL_VOLUME = "model"
 MODEL_FETCHER = "model-fetcher"
+MODEL_CREDENTIALS = "model-credentials"
+#: Where the fetcher finds the secrets of ``model.credentialEnv``, one file per name.
+FETCHER_CREDENTIALS = "/var/run/secrets/model-fetcher"
 #: The fetcher's requests and limits: a download is network-bound. A pod reserves the larger of
 #: its init and its app containers' requests, so this adds nothing next to a model server's.
 FETCHER_RESOURCES = {"cpu": "250m", "memory": "256Mi"}
@@ -269,7 +272,9 @@ class AiService(pulumi.ComponentResource):
             )
             env.append(k8s.core.v1.EnvVarArgs(name="MODEL_DIR", value=config.model.mount_path))
             if config.model.fetched:
-                init_containers = [self._model_fetcher(env_from, secret_env)]
+                init_containers = [self._model_fetcher(env_from)]
+            if config.model.credential_env:
+                volumes.append(self._model_credentials(secret_env))
         health = config.health
         container = k8s.core.v1.ContainerArgs(
             name=config.name,
@@ -359,47 +364,51 @@ class AiService(pulumi.ComponentResource):
             ),
         )
 
-    def _model_fetcher(
-        self, env_from: list[k8s.core.v1.EnvFromSourceArgs], secret_env: k8s.core.v1.Secret | None
-    ) -> k8s.core.v1.ContainerArgs:
+    def _model_fetcher(self, env_from: list[k8s.core.v1.EnvFromSourceArgs]) -> k8s.core.v1.ContainerArgs:
         """The init container that downloads the model into the cache before the server starts.
 
         Restricted like the server (non-root, read-only root filesystem, no
         capabilities); it writes only the cache and ``/tmp`` (its ``HOME``). It
         gets the service's plain env (e.g. ``AWS_REGION``, ``AWS_ENDPOINT_URL``)
-        and, as environment variables, only the secrets named in
-        ``model.credentialEnv``, which the tools read from there.
+        and, as files, only the secrets named in ``model.credentialEnv``,
+        which its command exports for the tool alone.
         """
         model = self._args.service.model
         assert model is not None and model.fetcher_image is not None
-        env = [
-            k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
-            k8s.core.v1.EnvVarArgs(name="HF_HUB_DISABLE_TELEMETRY", value="1"),
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=model.mount_path),
         ]
         if model.credential_env:
-            assert secret_env is not None, "validated: credentials are secretEnv names"
-            env += [
-                k8s.core.v1.EnvVarArgs(
-                    name=key,
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_env.metadata.name, key=key)
-                    ),
-                )
-                for key in model.credential_env
-            ]
+            mounts.append(
+                k8s.core.v1.VolumeMountArgs(name=MODEL_CREDENTIALS, mount_path=FETCHER_CREDENTIALS, read_only=True)
+            )
         return k8s.core.v1.ContainerArgs(
             name=MODEL_FETCHER,
             image=model.fetcher_image,
             image_pull_policy="IfNotPresent",
-            command=model.fetch_command(model.mount_path),
-            env=env,
+            command=model.fetch_command(model.mount_path, FETCHER_CREDENTIALS),
+            env=[
+                k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
+                k8s.core.v1.EnvVarArgs(name="HF_HUB_DISABLE_TELEMETRY", value="1"),
+            ],
             env_from=env_from or None,
             resources=k8s.core.v1.ResourceRequirementsArgs(requests=FETCHER_RESOURCES, limits=FETCHER_RESOURCES),
             security_context=restricted_container_security_context(),
-            volume_mounts=[
-                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-                k8s.core.v1.VolumeMountArgs(name=MODEL_VOLUME, mount_path=model.mount_path),
-            ],
+            volume_mounts=mounts,
+        )
+
+    def _model_credentials(self, secret_env: k8s.core.v1.Secret | None) -> k8s.core.v1.VolumeArgs:
+        """Only the secrets the download needs, as files, for the fetcher alone."""
+        model = self._args.service.model
+        assert model is not None and secret_env is not None, "validated: credentials are secretEnv names"
+        return k8s.core.v1.VolumeArgs(
+            name=MODEL_CREDENTIALS,
+            secret=k8s.core.v1.SecretVolumeSourceArgs(
+                secret_name=secret_env.metadata.name,
+                default_mode=0o440,
+                items=[k8s.core.v1.KeyToPathArgs(key=name, path=name) for name in model.credential_env],
+            ),
         )
 
     def _rollout(self, prod: bool) -> k8s.apps.v1.DeploymentStrategyArgs:

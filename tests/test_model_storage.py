@@ -56,19 +56,31 @@ def test_a_downloaded_model_is_fetched_by_a_restricted_init_container_into_a_per
     pod = pod_spec(deployment)
     [fetcher] = pod["initContainers"]
     assert fetcher["image"] == FETCHER  # pinned by digest
-    assert fetcher["command"] == [
+    # The credentials are files; a shell exports them for the tool alone, then becomes the tool.
+    shell, flag, script, name, *tool = fetcher["command"]
+    assert (shell, flag, name) == ("/bin/sh", "-c", "model-fetcher")
+    assert tool == [
         "aws", "s3", "sync", "--no-progress", "--only-show-errors", "s3://models-prod/support-assistant/v3", "/models"
     ]  # fmt: skip
+    assert script == (
+        'AWS_ACCESS_KEY_ID="$(cat /var/run/secrets/model-fetcher/AWS_ACCESS_KEY_ID)" && export AWS_ACCESS_KEY_ID && '
+        'AWS_SECRET_ACCESS_KEY="$(cat /var/run/secrets/model-fetcher/AWS_SECRET_ACCESS_KEY)" && '
+        'export AWS_SECRET_ACCESS_KEY && exec "$@"'
+    )
     security = fetcher["securityContext"]
     assert security["runAsNonRoot"] is True and security["readOnlyRootFilesystem"] is True
     assert security["allowPrivilegeEscalation"] is False and security["capabilities"] == {"drop": ["ALL"]}
     assert fetcher["resources"]["requests"].keys() == {"cpu", "memory"}
     assert fetcher["resources"]["limits"]["memory"] == fetcher["resources"]["requests"]["memory"]
     assert {"name": "model", "mountPath": "/models"} in fetcher["volumeMounts"]
-    # Only the named credentials, and only to the fetcher; the server never sees them as env.
-    from_secrets = {e["name"]: e["valueFrom"]["secretKeyRef"]["key"] for e in fetcher["env"] if "valueFrom" in e}
-    assert from_secrets == {name: name for name in CREDENTIALS}
-    assert not any("valueFrom" in e for e in container(deployment)["env"])
+    # Only the named credentials, only to the fetcher, as files (never environment variables of the pod).
+    [credentials] = [v for v in pod["volumes"] if v["name"] == "model-credentials"]
+    assert [item["key"] for item in credentials["secret"]["items"]] == CREDENTIALS
+    assert {"name": "model-credentials", "mountPath": "/var/run/secrets/model-fetcher", "readOnly": True} in fetcher[
+        "volumeMounts"
+    ]
+    assert not any(m["name"] == "model-credentials" for m in container(deployment)["volumeMounts"])
+    assert not any("valueFrom" in e for c in [fetcher, container(deployment)] for e in c.get("env", []))
     assert fetcher["envFrom"] == container(deployment)["envFrom"]  # AWS_REGION and the like
     # Each pod gets its own cache on a real disk of the named class, deleted with the pod.
     [cache] = [v for v in pod["volumes"] if v["name"] == "model"]
@@ -111,11 +123,21 @@ def test_a_hugging_face_model_is_downloaded_at_its_pinned_revision(write_stack: 
     secrets = {"llm": {"HF_TOKEN": {"secure": "v1:c2VjcmV0"}}}
     rendered = render(write_stack(base_config("prod", services=[service], serviceSecrets=secrets)))
     [fetcher] = pod_spec(manifest(rendered, "Deployment", "llm"))["initContainers"]
-    assert fetcher["command"] == [
+    assert fetcher["command"][4:] == [
         "huggingface-cli", "download", "mistralai/Mistral-7B-Instruct-v0.3", "--local-dir", "/models",
         "--revision", "e0bc86c",
     ]  # fmt: skip
-    assert [e["name"] for e in fetcher["env"] if "valueFrom" in e] == ["HF_TOKEN"]
+    assert 'HF_TOKEN="$(cat /var/run/secrets/model-fetcher/HF_TOKEN)"' in fetcher["command"][2]
+
+
+def test_a_public_model_needs_no_credentials_and_no_shell(write_stack: StackWriter) -> None:
+    service = llm(source="hf://openai-community/gpt2", credentialEnv=[])
+    service["secretEnv"] = []
+    rendered = render(write_stack(base_config("prod", services=[service])))
+    pod = pod_spec(manifest(rendered, "Deployment", "llm"))
+    [fetcher] = pod["initContainers"]
+    assert fetcher["command"] == ["huggingface-cli", "download", "openai-community/gpt2", "--local-dir", "/models"]
+    assert "model-credentials" not in [v["name"] for v in pod["volumes"]]
 
 
 def test_each_replica_pays_for_its_model_cache_at_its_storage_class_price(write_stack: StackWriter) -> None:
@@ -181,3 +203,23 @@ def test_model_dir_is_the_platform_s(write_stack: StackWriter) -> None:
     assert_refused(
         write_stack(base_config("prod", services=[service], serviceSecrets=SECRETS)), "services[0]", "MODEL_DIR"
     )
+
+
+def test_a_pod_reserves_its_largest_init_container_when_that_asks_for_more() -> None:
+    def pod(init: dict[str, str] | None) -> cost.Resource:
+        spec: dict[str, Any] = {
+            "containers": [{"name": "app", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]
+        }
+        if init is not None:
+            spec["initContainers"] = [{"name": "fetch", "resources": {"requests": init}}]
+        props = {"metadata": {"name": "svc", "namespace": "ns"}, "spec": {"replicas": 1, "template": {"spec": spec}}}
+        return cost.Resource("kubernetes:apps/v1:Deployment", "urn:svc", "svc", None, props)
+
+    prices = cost.Prices.from_mapping({})
+
+    def monthly(init: dict[str, str] | None) -> Decimal:
+        [item] = cost.estimate([pod(init)], prices).items
+        return item.min
+
+    assert monthly({"cpu": "50m", "memory": "64Mi"}) == monthly(None)  # smaller: hidden by the app container
+    assert monthly({"cpu": "1", "memory": "64Mi"}) == monthly(None) + Decimal("0.9") * prices.vcpu_hour * 730

@@ -286,7 +286,8 @@ class ModelConfig(StrictModel):
     """Where the serving container finds the weights (read-only); ``MODEL_DIR`` points here."""
     credential_env: list[EnvVarName] = Field(default_factory=list)
     """Names from the service's ``secretEnv`` the download needs (e.g. AWS_ACCESS_KEY_ID and
-    AWS_SECRET_ACCESS_KEY, or HF_TOKEN); given to the fetcher only, as environment variables."""
+    AWS_SECRET_ACCESS_KEY, or HF_TOKEN): mounted as files in the fetcher only, which exports them
+    for the tool (the image then needs /bin/sh)."""
     fetcher_image: ImageRef | None = None
     """Image that downloads s3 and hf sources, pinned by digest: one with the AWS CLI (``aws s3 sync``)
     for s3, one with huggingface_hub's CLI (``huggingface-cli download``) for hf. Required for them."""
@@ -333,16 +334,26 @@ class ModelConfig(StrictModel):
         assert match is not None and match["claim"], "only for pvc:// sources"
         return str(match["claim"])
 
-    def fetch_command(self, directory: str) -> list[str]:
-        """What the fetcher runs to download the source into ``directory``."""
+    def fetch_command(self, directory: str, credentials: str) -> list[str]:
+        """What the fetcher runs to download the source into ``directory``.
+
+        The credentials are files in ``credentials`` (one per name, like every
+        secret of the platform); the tools read them from the environment, so
+        a POSIX shell exports each just before it ``exec``s the tool.
+        """
         match = _MODEL_SOURCE.match(self.source)
         assert match is not None and self.fetched
         if self.scheme == "s3":
-            return ["aws", "s3", "sync", "--no-progress", "--only-show-errors", self.source, directory]
-        command = ["huggingface-cli", "download", match["repo"], "--local-dir", directory]
-        if match["revision"]:
-            command += ["--revision", match["revision"]]
-        return command
+            tool = ["aws", "s3", "sync", "--no-progress", "--only-show-errors", self.source, directory]
+        else:
+            tool = ["huggingface-cli", "download", match["repo"], "--local-dir", directory]
+            if match["revision"]:
+                tool += ["--revision", match["revision"]]
+        if not self.credential_env:
+            return tool
+        # Names are validated environment variable names: safe to write into the script as they are.
+        exports = " ".join(f'{name}="$(cat {credentials}/{name})" && export {name} &&' for name in self.credential_env)
+        return ["/bin/sh", "-c", f'{exports} exec "$@"', "model-fetcher", *tool]
 
     @property
     def startup_seconds(self) -> int:

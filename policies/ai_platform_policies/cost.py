@@ -136,13 +136,22 @@ def _money(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.01")))
 
 
+_PRICED = ("cpu", "memory", GPU)
+
+
 def hourly(requests: Mapping[str, Any], prices: Prices, gpu_type: str | None, gpu_share: int = 1) -> Decimal:
     """Price of one replica's requests for one hour; a time-sliced GPU costs its price over ``gpu_share``."""
-    cost = parse_quantity(str(requests.get("cpu", "0"))) * prices.vcpu_hour
-    cost += parse_quantity(str(requests.get("memory", "0"))) / GIB * prices.memory_gib_hour
-    gpus = parse_quantity(str(requests.get(GPU, "0")))
-    if gpus:
-        cost += gpus * _gpu_price(prices, gpu_type) / max(1, gpu_share)
+    return _hourly(_amounts(requests), prices, gpu_type, gpu_share)
+
+
+def _amounts(requests: Mapping[str, Any]) -> dict[str, Decimal]:
+    return {name: parse_quantity(str(requests.get(name, "0"))) for name in _PRICED}
+
+
+def _hourly(amounts: Mapping[str, Decimal], prices: Prices, gpu_type: str | None, gpu_share: int) -> Decimal:
+    cost = amounts["cpu"] * prices.vcpu_hour + amounts["memory"] / GIB * prices.memory_gib_hour
+    if amounts[GPU]:
+        cost += amounts[GPU] * _gpu_price(prices, gpu_type) / max(1, gpu_share)
     return cost
 
 
@@ -258,13 +267,20 @@ def _price_workload(
     pod = template.get("spec") or {}
     labels = (template.get("metadata") or {}).get("labels") or {}
     gpu_type, gpu_share = labels.get(GPU_TYPE_LABEL), _gpu_share(labels)
-    per_replica = Decimal(0)
+    # What the scheduler reserves for a pod: per resource, the sum of its containers' requests or
+    # its largest init container's, whichever is more.
+    reserved = dict.fromkeys(_PRICED, Decimal(0))
     for container in pod.get("containers") or []:
         requests = (container.get("resources") or {}).get("requests") or {}
         if not requests.get("cpu") or not requests.get("memory"):
             target.unknown.append(f"{resource.name}/{container.get('name')}: no CPU or memory requests")
             continue
-        per_replica += hourly(requests, prices, gpu_type, gpu_share)
+        for name, amount in _amounts(requests).items():
+            reserved[name] += amount
+    for container in pod.get("initContainers") or []:
+        for name, amount in _amounts((container.get("resources") or {}).get("requests") or {}).items():
+            reserved[name] = max(reserved[name], amount)
+    per_replica = _hourly(reserved, prices, gpu_type, gpu_share)
     month = prices.hours_per_month
     storage = _pod_volumes_monthly(pod, prices)
     target.min += (per_replica * month + storage) * fewest
