@@ -18,7 +18,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ai_platform_policies.quantity import format_cpu, format_memory, parse_quantity
-from components.kube import PART_OF, default_deny
+from components.kube import PART_OF, default_deny, pod_security_labels
 from components.network import acme_solver, declare_allows
 from model.config import ClusterConfig, Environment, ServiceConfig
 
@@ -52,10 +52,7 @@ class AiNamespace(pulumi.ComponentResource):
                 labels={
                     **labels,
                     "ai-platform.io/workloads": "ai-services",
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": f"v{args.kubernetes_version}",
-                    "pod-security.kubernetes.io/warn": "restricted",
-                    "pod-security.kubernetes.io/audit": "restricted",
+                    **pod_security_labels("restricted", kubernetes_version=args.kubernetes_version),
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self),

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kube import default_deny, standard_labels
+from components.kube import default_deny, pod_security_labels, standard_labels
 from model.config.platform import CiIdentitiesConfig
 
 READ = ["get", "list", "watch"]
@@ -101,7 +101,7 @@ class CiIdentities(pulumi.ComponentResource):
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=config.namespace,
-                labels={**self._labels, "pod-security.kubernetes.io/enforce": "restricted"},
+                labels={**self._labels, **pod_security_labels("restricted")},
             ),
             opts=child,
         )

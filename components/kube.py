@@ -33,6 +33,22 @@ def standard_labels(name: str, component: str, environment: str) -> dict[str, st
     }
 
 
+def pod_security_labels(enforce: str, *, kubernetes_version: str | None = None) -> dict[str, str]:
+    """A namespace's Pod Security admission labels: enforce ``enforce``; warn about anything not restricted.
+
+    One place for every namespace the platform creates, so that a privileged
+    add-on namespace still warns when something could run restricted.
+    """
+    labels = {
+        "pod-security.kubernetes.io/enforce": enforce,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+    if kubernetes_version is not None:
+        labels["pod-security.kubernetes.io/enforce-version"] = f"v{kubernetes_version}"
+    return labels
+
+
 def restricted_pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
     """Pod-level settings of the restricted Pod Security Standard."""
     return k8s.core.v1.PodSecurityContextArgs(

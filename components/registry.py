@@ -22,6 +22,7 @@ from components.kube import (
     default_deny,
     http_probe,
     namespace_peer,
+    pod_security_labels,
     restricted_container_security_context,
     restricted_pod_security_context,
     selector_labels,
@@ -74,7 +75,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             f"{name}-ns",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=config.namespace,
-                labels={**self._labels, "pod-security.kubernetes.io/enforce": "restricted"},
+                labels={**self._labels, **pod_security_labels("restricted")},
             ),
             opts=child,
         )

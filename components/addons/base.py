@@ -33,7 +33,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.kube import PART_OF, default_deny
+from components.kube import PART_OF, default_deny, pod_security_labels
 from components.network import NetworkAllow, declare_allows, scrapes
 from model.config import ClusterConfig, Environment, HelmChartConfig
 from model.workload import Workload
@@ -142,8 +142,7 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
                 labels={
                     "app.kubernetes.io/part-of": PART_OF,
                     "ai-platform.io/environment": args.environment,
-                    "pod-security.kubernetes.io/enforce": self.POD_SECURITY,
-                    "pod-security.kubernetes.io/warn": "restricted",
+                    **pod_security_labels(self.POD_SECURITY),
                 },
             ),
             opts=pulumi.ResourceOptions(parent=self),
