@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kube import default_deny, pod_security_labels, standard_labels
+from components.kube import default_deny, platform_namespace, standard_labels
 from model.config.platform import CiIdentitiesConfig
 
 READ = ["get", "list", "watch"]
@@ -97,14 +97,7 @@ class CiIdentities(pulumi.ComponentResource):
         config = args.config
         self._labels = standard_labels("ci-identities", "ci", args.environment)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=config.namespace,
-                labels={**self._labels, **pod_security_labels("restricted")},
-            ),
-            opts=child,
-        )
+        namespace = platform_namespace(f"{name}-ns", config.namespace, self._labels, "restricted", child)
         self.namespace = namespace.metadata.name
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         # No pod runs here (the identities are used from outside); deny anything that ever does.

@@ -49,6 +49,17 @@ def pod_security_labels(enforce: str, *, kubernetes_version: str | None = None) 
     return labels
 
 
+def platform_namespace(
+    resource_name: str, name: str, labels: dict[str, str], pod_security: str, opts: pulumi.ResourceOptions
+) -> k8s.core.v1.Namespace:
+    """A namespace the platform owns, labelled for Pod Security admission at ``pod_security``."""
+    return k8s.core.v1.Namespace(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=name, labels={**labels, **pod_security_labels(pod_security)}),
+        opts=opts,
+    )
+
+
 def restricted_pod_security_context() -> k8s.core.v1.PodSecurityContextArgs:
     """Pod-level settings of the restricted Pod Security Standard."""
     return k8s.core.v1.PodSecurityContextArgs(

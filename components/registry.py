@@ -22,7 +22,7 @@ from components.kube import (
     default_deny,
     http_probe,
     namespace_peer,
-    pod_security_labels,
+    platform_namespace,
     restricted_container_security_context,
     restricted_pod_security_context,
     selector_labels,
@@ -71,14 +71,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         password = pulumi.Output.secret(args.password)
         child = pulumi.ResourceOptions(parent=self)
 
-        namespace = k8s.core.v1.Namespace(
-            f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=config.namespace,
-                labels={**self._labels, **pod_security_labels("restricted")},
-            ),
-            opts=child,
-        )
+        namespace = platform_namespace(f"{name}-ns", config.namespace, self._labels, "restricted", child)
         inside = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         # The registry needs no egress (filesystem storage): only its ingress allows below.
         default_deny(config.namespace, self._labels, inside)

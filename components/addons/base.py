@@ -33,7 +33,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components.kube import PART_OF, default_deny, pod_security_labels
+from components.kube import PART_OF, default_deny, platform_namespace
 from components.network import NetworkAllow, declare_allows, scrapes
 from model.config import ClusterConfig, Environment, HelmChartConfig
 from model.workload import Workload
@@ -135,17 +135,12 @@ class HelmAddon(pulumi.ComponentResource, abc.ABC, Generic[ArgsT]):
         self.args = args
         assert args.chart.version is not None, "validated config pins a version for enabled add-ons"
         self.namespace_name = self.namespace_of(args)
-        self.namespace = k8s.core.v1.Namespace(
+        self.namespace = platform_namespace(
             f"{name}-ns",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=self.namespace_name,
-                labels={
-                    "app.kubernetes.io/part-of": PART_OF,
-                    "ai-platform.io/environment": args.environment,
-                    **pod_security_labels(self.POD_SECURITY),
-                },
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+            self.namespace_name,
+            {"app.kubernetes.io/part-of": PART_OF, "ai-platform.io/environment": args.environment},
+            self.POD_SECURITY,
+            pulumi.ResourceOptions(parent=self),
         )
         inside = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         policy_labels = {"app.kubernetes.io/part-of": PART_OF, "ai-platform.io/environment": args.environment}
