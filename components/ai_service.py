@@ -27,6 +27,7 @@ from components.kube import (
     restricted_pod_security_context,
     selector_labels,
     service_peer,
+    spread_constraints,
     standard_labels,
     tls_ingress_spec,
 )
@@ -323,7 +324,9 @@ class AiService(pulumi.ComponentResource):
                     init_containers=init_containers,
                     containers=[container],
                     volumes=volumes,
-                    topology_spread_constraints=self._spread() if config.max_replicas > 1 else None,
+                    topology_spread_constraints=(
+                        spread_constraints(self._selector, self._args.environment) if config.max_replicas > 1 else None
+                    ),
                     node_selector=node_selector,
                     tolerations=tolerations,
                     affinity=self._gpu_affinity(),
@@ -461,22 +464,6 @@ class AiService(pulumi.ComponentResource):
         if sharing is not None:
             labels[GPU_SHARE_LABEL] = str(sharing.replicas)
         return labels
-
-    def _spread(self) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
-        """Spread replicas across nodes (hard in prod) and zones (best effort)."""
-        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector)
-        hard = "DoNotSchedule" if self._args.environment == "prod" else "ScheduleAnyway"
-        return [
-            k8s.core.v1.TopologySpreadConstraintArgs(
-                max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable=hard, label_selector=selector
-            ),
-            k8s.core.v1.TopologySpreadConstraintArgs(
-                max_skew=1,
-                topology_key="topology.kubernetes.io/zone",
-                when_unsatisfiable="ScheduleAnyway",
-                label_selector=selector,
-            ),
-        ]
 
     def _gpu_placement(self) -> tuple[dict[str, str] | None, list[k8s.core.v1.TolerationArgs] | None]:
         """GPU services go to GPU nodes and tolerate their taint; others never do."""

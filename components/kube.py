@@ -8,6 +8,8 @@ place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -83,6 +85,23 @@ def restricted_container_security_context() -> k8s.core.v1.SecurityContextArgs:
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
     )
+
+
+def spread_constraints(selector: dict[str, str], environment: str) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+    """Spread a workload's replicas across nodes (hard in prod) and zones (best effort)."""
+    pods = k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
+    hard = "DoNotSchedule" if environment == "prod" else "ScheduleAnyway"
+    return [
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1, topology_key="kubernetes.io/hostname", when_unsatisfiable=hard, label_selector=pods
+        ),
+        k8s.core.v1.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key="topology.kubernetes.io/zone",
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=pods,
+        ),
+    ]
 
 
 def http_probe(
@@ -164,8 +183,13 @@ def tls_ingress_spec(
     service_name: pulumi.Input[str],
     port_name: str,
     ingress_class: str,
+    more_paths: Sequence[tuple[str, pulumi.Input[str], str]] = (),
 ) -> k8s.networking.v1.IngressSpecArgs:
-    """One host, one path, one Service port, TLS from a ``<service>-tls`` certificate secret."""
+    """One host, one path, one Service port, TLS from a ``<service>-tls`` certificate secret.
+
+    ``more_paths`` routes other paths of the host (``(path, service, port name)``) to other Services.
+    """
+    routes = [(path, service_name, port_name), *more_paths]
     return k8s.networking.v1.IngressSpecArgs(
         ingress_class_name=ingress_class,
         tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=pulumi.Output.concat(service_name, "-tls"))],
@@ -175,15 +199,16 @@ def tls_ingress_spec(
                 http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                     paths=[
                         k8s.networking.v1.HTTPIngressPathArgs(
-                            path=path,
+                            path=route_path,
                             path_type="Prefix",
                             backend=k8s.networking.v1.IngressBackendArgs(
                                 service=k8s.networking.v1.IngressServiceBackendArgs(
-                                    name=service_name,
-                                    port=k8s.networking.v1.ServiceBackendPortArgs(name=port_name),
+                                    name=route_service,
+                                    port=k8s.networking.v1.ServiceBackendPortArgs(name=route_port),
                                 )
                             ),
                         )
+                        for route_path, route_service, route_port in routes
                     ]
                 ),
             )

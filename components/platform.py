@@ -22,6 +22,7 @@ import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
 from components import registry as registry_component
+from components import registry_auth
 from components.addons import jenkins as jenkins_addon
 from components.addons import kube_prometheus_stack
 from components.addons.base import HelmAddon
@@ -150,7 +151,8 @@ class Platform(pulumi.ComponentResource):
         config = self._config
         backends = [Backend(namespace, (HTTP_PORT_NAME, ACME_SOLVER_PORT)) for namespace in sorted(self.namespaces)]
         if config.registry is not None and config.registry.in_cluster:
-            backends.append(Backend(config.registry.namespace, (registry_component.PORT, ACME_SOLVER_PORT)))
+            registry_ports = (registry_component.PORT, registry_auth.PORT, ACME_SOLVER_PORT)
+            backends.append(Backend(config.registry.namespace, registry_ports))
         if config.monitoring is not None and config.monitoring.grafana_host:
             grafana = (kube_prometheus_stack.GRAFANA_PORT, ACME_SOLVER_PORT)
             backends.append(Backend(config.cluster.monitoring_namespace, grafana))
@@ -200,13 +202,19 @@ class Platform(pulumi.ComponentResource):
         if registry is None or not registry.enabled:
             return None
         password = self._config.registry_password
+        pull_username: str | None
+        pull_password: pulumi.Output[str] | None
         if registry.external is not None:
             host, server, username = registry.external.host, registry.external.server, registry.external.username
+            pull_username = registry.external.pull_username
+            pull_secret = self._config.registry_pull_password
+            pull_password = _secret(pull_secret) if pull_secret is not None else None
             ready: list[pulumi.Resource] = []
         else:
             assert registry.host is not None and self.registry is not None, "validated: in-cluster registry"
             host = server = registry.host
             username = registry.username
+            pull_username, pull_password = self.registry.pull_username, self.registry.pull_password
             # Pushes wait for the registry and its trusted certificate.
             ready = [self.registry, self.registry.certificate]
         return RegistryAccess(
@@ -216,6 +224,8 @@ class Platform(pulumi.ComponentResource):
                 server=server,
                 username=username,
                 password=_secret(password) if password is not None and username is not None else None,
+                pull_username=pull_username if pull_password is not None else None,
+                pull_password=pull_password,
                 namespaces=sorted(self.namespaces),
                 ready=ready,
             ),

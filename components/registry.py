@@ -1,7 +1,8 @@
 """``ContainerRegistry``: the platform's private registry for AI service images.
 
 CNCF Distribution as our own resources (not a chart): a rendered
-``config.yml``, htpasswd auth from a Pulumi secret, a PersistentVolumeClaim
+``config.yml``, token auth from ``RegistryTokenServer`` (CI pushes, nodes
+only pull, nobody deletes), a PersistentVolumeClaim
 (protected in prod), a single hardened replica (filesystem storage on a
 ReadWriteOnce volume cannot be shared), a Service, a TLS Ingress that accepts
 multi-GB layer uploads (up to ``registry.maxUploadSize`` per request), and its
@@ -11,12 +12,10 @@ are ``RegistryAccess``'s, the same as for an external registry.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.kube import (
     default_deny,
@@ -30,7 +29,8 @@ from components.kube import (
     tls_ingress_spec,
 )
 from components.network import acme_solver, declare_allows
-from components.registry_config import bcrypt_salt, htpasswd_line, registry_config_yaml
+from components.registry_auth import SIGNER_SECRET, RegistryTokenServer, RegistryTokenServerArgs
+from components.registry_config import registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry"
@@ -47,17 +47,19 @@ class ContainerRegistryArgs:
     environment: Environment
     cluster: ClusterConfig
     password: pulumi.Input[str]
-    """The registry user's password, a Pulumi secret."""
+    """The push user's password, a Pulumi secret."""
 
 
 class ContainerRegistry(pulumi.ComponentResource):
-    """A private image registry with authenticated pushes and pulls."""
+    """A private image registry: CI pushes, the AI namespaces pull, each with its own credential."""
 
     TYPE = "ai-platform:registry:ContainerRegistry"
 
     host: pulumi.Output[str]
     username: pulumi.Output[str]
     password: pulumi.Output[str]
+    pull_username: str
+    pull_password: pulumi.Output[str]
     certificate: k8s.apiextensions.CustomResource
     """The registry's TLS certificate; Pulumi waits until cert-manager reports it Ready."""
 
@@ -80,22 +82,15 @@ class ContainerRegistry(pulumi.ComponentResource):
         settings = k8s.core.v1.ConfigMap(
             f"{name}-config",
             metadata=self._metadata(),
-            data={"config.yml": registry_config_yaml(realm=self._host)},
+            data={"config.yml": registry_config_yaml(host=self._host)},
             immutable=True,
             opts=inside,
         )
-        # A random salt, created once and kept in state: stable hashes, no guessing oracle.
-        salt = random.RandomBytes(f"{name}-htpasswd-salt", length=16, opts=child)
-        htpasswd = k8s.core.v1.Secret(
-            f"{name}-htpasswd",
-            metadata=self._metadata(),
-            type="Opaque",
-            string_data={
-                "htpasswd": pulumi.Output.all(password, salt.base64).apply(
-                    lambda values: htpasswd_line(config.username, values[0], bcrypt_salt(base64.b64decode(values[1])))
-                )
-            },
-            immutable=True,
+        tokens = RegistryTokenServer(
+            f"{name}-auth",
+            RegistryTokenServerArgs(
+                config=config, environment=args.environment, cluster=args.cluster, push_password=password
+            ),
             opts=inside,
         )
         storage = k8s.core.v1.PersistentVolumeClaim(
@@ -121,8 +116,9 @@ class ContainerRegistry(pulumi.ComponentResource):
         k8s.apps.v1.Deployment(
             name,
             metadata=self._metadata(NAME),
-            spec=self._deployment(account, settings, htpasswd, storage),
-            opts=inside,
+            spec=self._deployment(account, settings, storage),
+            # The pod mounts the token signing certificate, which cert-manager must have issued.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, tokens.signer]),
         )
         service = k8s.core.v1.Service(
             name,
@@ -139,13 +135,21 @@ class ContainerRegistry(pulumi.ComponentResource):
         )
         self._network_policy(name, inside)
         self.certificate = self._certificate(name, inside)
-        self._ingress(name, service, inside)
+        self._ingress(name, service, tokens.service, inside)
         self.host = pulumi.Output.from_input(self._host)
         self.username = pulumi.Output.from_input(config.username)
         self.password = password
+        self.pull_username = tokens.pull_username
+        self.pull_password = tokens.pull_password
         self.register_outputs(
-            # One cost item: its Deployment and claim declare all it reserves.
-            {"host": self.host, "username": self.username, "password": self.password, "footprint": []}
+            # One cost item: its Deployments and claim declare all it reserves.
+            {
+                "host": self.host,
+                "username": self.username,
+                "password": self.password,
+                "pullUsername": self.pull_username,
+                "footprint": [],
+            }
         )
 
     def _metadata(self, name: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
@@ -155,12 +159,11 @@ class ContainerRegistry(pulumi.ComponentResource):
         self,
         account: k8s.core.v1.ServiceAccount,
         settings: k8s.core.v1.ConfigMap,
-        htpasswd: k8s.core.v1.Secret,
         storage: k8s.core.v1.PersistentVolumeClaim,
     ) -> k8s.apps.v1.DeploymentSpecArgs:
         mounts = [
             k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/docker/registry", read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="auth", mount_path="/auth", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="token-signer", mount_path="/auth/token", read_only=True),
             k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/registry"),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
@@ -168,9 +171,14 @@ class ContainerRegistry(pulumi.ComponentResource):
             k8s.core.v1.VolumeArgs(
                 name="config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=settings.metadata.name)
             ),
+            # Only the certificate that verifies tokens: the signing key stays with the token server.
             k8s.core.v1.VolumeArgs(
-                name="auth",
-                secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=htpasswd.metadata.name, default_mode=0o440),
+                name="token-signer",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=SIGNER_SECRET,
+                    default_mode=0o440,
+                    items=[k8s.core.v1.KeyToPathArgs(key="tls.crt", path="signer.crt")],
+                ),
             ),
             k8s.core.v1.VolumeArgs(
                 name="data",
@@ -270,7 +278,9 @@ class ContainerRegistry(pulumi.ComponentResource):
             ),
         )
 
-    def _ingress(self, name: str, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions) -> None:
+    def _ingress(
+        self, name: str, service: k8s.core.v1.Service, tokens: k8s.core.v1.Service, opts: pulumi.ResourceOptions
+    ) -> None:
         config = self._args.config
         cluster = self._args.cluster
         k8s.networking.v1.Ingress(
@@ -295,6 +305,8 @@ class ContainerRegistry(pulumi.ComponentResource):
                 service_name=service.metadata.name,
                 port_name="http",
                 ingress_class=cluster.ingress_class_name,
+                # The token realm clients are sent to (registry_config's auth.token.realm).
+                more_paths=[("/auth", tokens.metadata.name, "http")],
             ),
             opts=opts,
         )

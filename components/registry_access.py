@@ -3,8 +3,10 @@
 The same for the platform's own registry and an external one (a cloud
 registry, Harbor, kind's local registry): where images are pushed, with which
 credentials, and an image pull secret in every namespace that runs AI
-services. A registry without credentials (a local dev registry) needs no pull
-secret.
+services, made from a separate pull credential: the push credential stays
+with CI and never lands in a namespace. A registry without a pull credential
+(a local dev registry, or a cloud registry nodes pull from with their own
+identity) needs no pull secret.
 """
 
 from __future__ import annotations
@@ -28,14 +30,18 @@ class RegistryAccessArgs:
     server: str
     """``host[:port]``: what Docker and kubelets log in to."""
     username: str | None
+    """The push user (image builds)."""
     password: pulumi.Input[str] | None
     namespaces: Sequence[str]
+    pull_username: str | None = None
+    """The pull-only user of the namespaces' pull secrets."""
+    pull_password: pulumi.Input[str] | None = None
     ready: Sequence[pulumi.Resource] = ()
     """What must be up before an image can be pushed (the in-cluster registry and its certificate)."""
 
 
 class RegistryAccess(pulumi.ComponentResource):
-    """Push credentials for builds, pull secrets for the AI namespaces."""
+    """Push credentials for builds, pull-only secrets for the AI namespaces."""
 
     TYPE = "ai-platform:registry:RegistryAccess"
 
@@ -56,8 +62,8 @@ class RegistryAccess(pulumi.ComponentResource):
         self.ready = list(args.ready)
         self.pull_secrets = {}
         self.pull_secret_name = None
-        if args.username is not None and self.password is not None:
-            username, server = args.username, args.server
+        if args.pull_username is not None and args.pull_password is not None:
+            username, server, pull_password = args.pull_username, args.server, pulumi.Output.secret(args.pull_password)
             self.pull_secret_name = PULL_SECRET_NAME
             self.pull_secrets = {
                 namespace: k8s.core.v1.Secret(
@@ -67,7 +73,7 @@ class RegistryAccess(pulumi.ComponentResource):
                     ),
                     type="kubernetes.io/dockerconfigjson",
                     string_data={
-                        ".dockerconfigjson": self.password.apply(
+                        ".dockerconfigjson": pull_password.apply(
                             lambda secret: docker_config_json(server, username, secret)
                         )
                     },

@@ -26,6 +26,7 @@ from model.config import PROJECT, CrossFieldError, PlatformConfig
 SECRET_KEYS = (
     "serviceSecrets",
     "registryPassword",
+    "registryPullPassword",
     "grafanaAdminPassword",
     "jenkinsAdminPassword",
     "jenkinsGitToken",

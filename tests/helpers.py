@@ -18,6 +18,8 @@ JENKINS_IMAGES = {
     "agentImage": "docker.io/pulumi/pulumi-python-3.11:3.272.0@sha256:" + "0" * 64,
     "dockerImage": "docker.io/library/docker:27.3.1-dind-rootless@sha256:" + "0" * 64,
 }
+#: A valid ``registry.authImage`` (a placeholder digest, as in the committed stacks).
+REGISTRY_AUTH_IMAGE = "docker.io/cesanta/docker_auth:1.14.0@sha256:" + "0" * 64
 
 
 def manifests_of(rendered: Rendered, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:

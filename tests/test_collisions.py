@@ -17,7 +17,7 @@ from infra.offline.manifests import Manifest
 from model.config import collisions
 from model.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import JENKINS_IMAGES, assert_refused
+from tests.helpers import JENKINS_IMAGES, REGISTRY_AUTH_IMAGE, assert_refused
 
 SECRET = {"secure": "v1:abc"}
 MONITORING = {"kubePrometheusStack": {"version": "65.0.0"}, "grafanaHost": "grafana.example.com"}
@@ -36,7 +36,7 @@ def platform(*services: dict[str, Any], environment: str = "prod", **extra: Any)
         "addons": ADDONS,
         "monitoring": MONITORING,
         "grafanaAdminPassword": SECRET,
-        "registry": {"host": "registry.platform.example.com"},
+        "registry": {"host": "registry.platform.example.com", "authImage": REGISTRY_AUTH_IMAGE},
         "registryPassword": SECRET,
         "jenkins": {"version": "5.7.0", "host": "jenkins.example.com", **JENKINS_IMAGES},
         "jenkinsAdminPassword": SECRET,
@@ -79,7 +79,13 @@ COLLISIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ),
     (
         "two platform components",
-        platform(registry={"host": "registry.platform.example.com", "namespace": "monitoring"}),
+        platform(
+            registry={
+                "host": "registry.platform.example.com",
+                "authImage": REGISTRY_AUTH_IMAGE,
+                "namespace": "monitoring",
+            }
+        ),
         "registry.namespace",
         "already the namespace of cluster.monitoringNamespace",
     ),

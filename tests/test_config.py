@@ -13,7 +13,7 @@ from infra.offline.stack_file import read_stack_file
 from model.config import SUPPORTED_KUBERNETES_MINORS
 from model.stack_config import ConfigError, parse_platform_config
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import assert_refused
+from tests.helpers import REGISTRY_AUTH_IMAGE, assert_refused
 
 
 def with_service(**overrides: Any) -> dict[str, Any]:
@@ -33,7 +33,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
         "image ref into the registry the same up creates",
         base_config(
             services=[base_service(image={"ref": "registry.example.com/ai/x:1@sha256:" + "a" * 64})],
-            registry={"host": "registry.example.com"},
+            registry={"host": "registry.example.com", "authImage": REGISTRY_AUTH_IMAGE},
             registryPassword=SECRET,
         ),
         "services[0].image.ref",
@@ -44,7 +44,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
         base_config(
             "dev",
             services=[base_service(image={"build": "services/text-classifier"})],
-            registry={"host": "registry.dev.example.com"},
+            registry={"host": "registry.dev.example.com", "authImage": REGISTRY_AUTH_IMAGE},
             addons={"certManager": {"version": "v1.16.1"}},
             registryPassword=SECRET,
         ),
@@ -55,7 +55,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
         "builds into the in-cluster registry without cert-manager",
         base_config(
             services=[base_service(image={"build": "services/text-classifier"})],
-            registry={"host": "registry.example.com"},
+            registry={"host": "registry.example.com", "authImage": REGISTRY_AUTH_IMAGE},
             registryPassword=SECRET,
         ),
         "services[0].image.build",
@@ -246,7 +246,9 @@ SECURE = {"secure": "v1:c2VjcmV0"}
             "would be stored in plaintext",
         ),
         (
-            base_config(registry={"host": "registry.platform.example.com", "username": SECURE}),
+            base_config(
+                registry={"host": "registry.platform.example.com", "authImage": REGISTRY_AUTH_IMAGE, "username": SECURE}
+            ),
             "ai-platform:registry.username",
             "list the variable in `secretEnv`",
         ),

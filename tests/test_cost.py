@@ -121,8 +121,8 @@ def test_committed_stacks_cost_what_they_did(rendered_stack: Callable[[str], Ren
     totals = {stack: stack_cost(rendered_stack(stack)) for stack in ("dev", "staging", "prod")}
     assert {stack: (_cents(t.min), _cents(t.max)) for stack, t in totals.items()} == {
         "dev": ("50.01", "64.61"),  # the classifier scales to zero; the registry is kind's local one
-        "staging": ("114.40", "143.60"),
-        "prod": ("2372.25", "4607.66"),  # with GPU feature discovery, its NFD and the DCGM exporter
+        "staging": ("119.39", "148.59"),  # with the registry's token server (2 replicas)
+        "prod": ("2379.75", "4615.15"),  # with GPU feature discovery, its NFD and the DCGM exporter
     }
 
 

@@ -98,7 +98,7 @@ def test_text_diff_against_the_previous_commit(repository: Path) -> None:
     # The ResourceQuota follows the services it caps.
     assert "~ kubernetes:core/v1:ResourceQuota" in out
     # Cost before and after, and per service.
-    assert "cost per month (USD, fewest to most replicas): 2,372.25 to 4,607.66 -> " in out
+    assert "cost per month (USD, fewest to most replicas): 2,379.75 to 4,615.15 -> " in out
     assert "    cost llm-inference: 2,052.47 to 4,104.94 -> — (-4,104.94)" in out
     assert "    cost text-classifier: 78.40 to 261.34 -> 130.67 to 261.34 (+0.00)" in out
     assert "    cost embedder: — -> " in out

@@ -10,7 +10,7 @@ from components.addons.ingress_nginx import IngressNginx, IngressNginxArgs
 from infra.offline.check import render
 from model.config import IngressNginxConfig
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import assert_refused, manifest
+from tests.helpers import REGISTRY_AUTH_IMAGE, assert_refused, manifest
 
 
 def controller_config(**chart: Any) -> dict[str, str]:
@@ -49,7 +49,12 @@ def test_trusted_proxies_must_be_networks(write_stack: StackWriter, cidrs: list[
 
 
 def test_the_registry_bounds_uploads(write_stack: StackWriter) -> None:
-    registry = {"host": "images.example.com", "maxUploadSize": "20g", "uploadTimeoutSeconds": 1800}
+    registry = {
+        "host": "images.example.com",
+        "authImage": REGISTRY_AUTH_IMAGE,
+        "maxUploadSize": "20g",
+        "uploadTimeoutSeconds": 1800,
+    }
     config = base_config(
         "prod",
         addons={"certManager": {"version": "v1.16.1", "acmeEmail": "ops@example.com"}},
@@ -67,6 +72,7 @@ def test_the_registry_bounds_uploads(write_stack: StackWriter) -> None:
 def test_the_registry_upload_bound_cannot_be_switched_off(write_stack: StackWriter, size: str) -> None:
     """nginx reads a body size of 0 as "no limit": refused, like anything that is not a size."""
     config = base_config(
-        registry={"host": "registry.example.com", "maxUploadSize": size}, registryPassword={"secure": "v1:abc"}
+        registry={"host": "registry.example.com", "authImage": REGISTRY_AUTH_IMAGE, "maxUploadSize": size},
+        registryPassword={"secure": "v1:abc"},
     )
     assert_refused(write_stack(config), "registry.maxUploadSize", "should match pattern")

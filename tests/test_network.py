@@ -297,7 +297,13 @@ def test_every_ingress_backend_is_reachable_from_the_ingress_controller(rendered
                 assert admits(policies(rendered), INGRESS_CONTROLLER, "egress", pod, port), (namespace, rule["host"])
                 assert admits(policies(rendered), pod, "ingress", INGRESS_CONTROLLER, port), (namespace, rule["host"])
                 checked.append(rule["host"])
-    assert sorted(checked) == ["classify.example.com", "llm.example.com", "registry.example.com"]
+    # The registry's host routes twice: the registry itself and its token server (``/auth``).
+    assert sorted(checked) == [
+        "classify.example.com",
+        "llm.example.com",
+        "registry.example.com",
+        "registry.example.com",
+    ]
 
 
 def test_ai_services_are_reached_on_http_and_scraped_on_metrics_only(rendered_stack: RenderStack) -> None:

@@ -6,15 +6,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import bcrypt
 import pytest
+import yaml
 
-from components.registry_config import bcrypt_salt, docker_config_json, htpasswd_line
 from infra.offline.check import Rendered, render
 from infra.offline.runtime import RecordedResource
 from model.stack_config import ConfigError
 from tests.conftest import StackWriter, base_config, base_service
-from tests.helpers import dashboard_config_maps, manifest, manifests_of, resources_of
+from tests.helpers import REGISTRY_AUTH_IMAGE, dashboard_config_maps, manifest, manifests_of, resources_of
 
 RenderStack = Callable[[str], Rendered]
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -123,7 +122,7 @@ def test_registry_is_declared_as_our_own_resources(rendered_stack: RenderStack) 
     assert ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "10g"
     assert ingress["spec"]["tls"][0]["hosts"] == ["registry.example.com"]
     [config_map] = [m for m in manifests_of(prod, "ConfigMap", "platform-registry")]
-    assert "htpasswd" in config_map["data"]["config.yml"]
+    assert "token" in yaml.safe_load(config_map["data"]["config.yml"])["auth"]
 
 
 def test_ai_namespaces_get_a_pull_secret_their_service_accounts_use(rendered_stack: RenderStack) -> None:
@@ -139,25 +138,6 @@ def test_ai_namespaces_get_a_pull_secret_their_service_accounts_use(rendered_sta
     assert account["imagePullSecrets"] == [{"name": "platform-registry"}]
     [component] = resources_of(prod, "ai-platform:registry:ContainerRegistry")
     assert component.outputs["host"] == "registry.example.com"
-
-
-def test_htpasswd_uses_a_random_salt_kept_in_state(rendered_stack: RenderStack) -> None:
-    """Same salt, same line (a preview after `up` shows no change); the salt is drawn, not derived."""
-    salt = bcrypt_salt(bytes(range(16)))
-    first = htpasswd_line("ci", "s3cret", salt)
-    assert first == htpasswd_line("ci", "s3cret", salt)
-    assert first != htpasswd_line("ci", "s3cret", bcrypt_salt(bytes(range(1, 17))))
-    # Nothing in the hash is a function of the credentials but bcrypt itself.
-    assert (
-        htpasswd_line("ci", "s3cret", salt).split("$")[3][:22] == htpasswd_line("bot", "other", salt).split("$")[3][:22]
-    )
-    [drawn] = resources_of(rendered_stack("prod"), "random:index/randomBytes:RandomBytes")
-    assert drawn.inputs == {"length": 16}
-    user, hashed = first.strip().split(":", 1)
-    assert user == "ci"
-    assert bcrypt.checkpw(b"s3cret", hashed.encode())
-    auth = json.loads(docker_config_json("registry.example.com", "ci", "s3cret"))["auths"]["registry.example.com"]
-    assert auth["auth"] == "Y2k6czNjcmV0"
 
 
 def test_every_ai_service_is_monitored_with_slo_alerts(rendered_stack: RenderStack) -> None:
@@ -247,7 +227,10 @@ def test_an_addon_can_be_switched_off(write_stack: StackWriter) -> None:
 @pytest.mark.parametrize(
     ("overrides", "fragment"),
     [
-        ({"registry": {"host": "registry.example.com"}}, "ai-platform:registryPassword: is required"),
+        (
+            {"registry": {"host": "registry.example.com", "authImage": REGISTRY_AUTH_IMAGE}},
+            "ai-platform:registryPassword: is required",
+        ),
         (
             {"addons": {"keda": {"version": "^2.16"}}},
             "ai-platform:addons.keda.version: '^2.16' is not an exact chart version",

@@ -28,12 +28,15 @@ from infra.offline.policy_config import PolicyConfigError, load_policy_config, p
 from infra.offline.runtime import RecordedResource
 from infra.offline.stack_file import StackFile
 from tests import policy_fixtures as fx
+from tests.helpers import REGISTRY_AUTH_IMAGE
 from tests.policy_harness import ENVIRONMENTS, environment_settings
 
 STACK = StackFile(
     path=Path("stacks/Pulumi.test.yaml"),
     stack="test",
-    values={"ai-platform:registry": json.dumps({"host": "registry.platform.internal"})},
+    values={
+        "ai-platform:registry": json.dumps({"host": "registry.platform.internal", "authImage": REGISTRY_AUTH_IMAGE})
+    },
     secret_keys=frozenset(),
 )
 

@@ -56,7 +56,7 @@ def test_the_image_is_pushed_after_the_registry_exists(rendered_stack: RenderSta
 def test_pushes_wait_for_a_trusted_registry_certificate(rendered_stack: RenderStack) -> None:
     """On a first `up`, Docker may push only once cert-manager has issued the registry's ACME certificate."""
     prod = rendered_stack("prod")
-    [certificate] = manifest_list(prod, "Certificate")
+    [certificate] = [c for c in manifest_list(prod, "Certificate") if c["metadata"]["name"] == "registry"]
     assert certificate["metadata"]["annotations"]["pulumi.com/waitFor"] == "condition=Ready"
     assert certificate["spec"]["dnsNames"] == ["registry.example.com"]
     assert certificate["spec"]["issuerRef"]["name"] == "platform-issuer"
@@ -81,8 +81,9 @@ def test_an_external_registry_replaces_the_in_cluster_one(write_stack: StackWrit
     config = base_config(
         "staging",
         services=[base_service(image={"build": "services/text-classifier"})],
-        registry={"external": {"host": "ghcr.io/example", "username": "ci-bot"}},
+        registry={"external": {"host": "ghcr.io/example", "username": "ci-bot", "pullUsername": "pull-bot"}},
         registryPassword={"secure": "v1:abc"},
+        registryPullPassword={"secure": "v1:def"},
     )
     rendered = render(write_stack(config))
     assert resources_of(rendered, "ai-platform:registry:ContainerRegistry") == []

@@ -152,6 +152,18 @@ class AddonsConfig(StrictModel):
     """NVIDIA's DCGM exporter (GPU metrics), installed whenever a GPU service runs with the device plugin."""
 
 
+def _pinned_image(value: str) -> str:
+    if "@sha256:" not in value or ":" not in value.split("@", 1)[0].rsplit("/", 1)[-1]:
+        raise ValueError(
+            f"{value!r} must be pinned as name:tag@sha256:<digest> (the tag says what, the digest fixes it)"
+        )
+    return value
+
+
+#: An image reference with both a tag and a digest: ``name:tag@sha256:<64 hex>``.
+PinnedImageRef = Annotated[ImageRef, AfterValidator(_pinned_image)]
+
+
 RegistryHost = Annotated[
     str,
     Field(
@@ -167,7 +179,16 @@ class ExternalRegistryConfig(StrictModel):
     host: RegistryHost
     """Registry host, optionally with a port and a path prefix: ``ghcr.io/example``, ``localhost:5001``."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,128}$")] | None = None
-    """Push and pull user (password in the ``registryPassword`` secret); unset for an open local registry."""
+    """Push user of image builds (password in the ``registryPassword`` secret); unset for an open local registry."""
+    pull_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,128}$")] | None = None
+    """Pull-only user of the AI namespaces' pull secrets (password in ``registryPullPassword``); unset when
+    nodes pull with their own identity (a cloud node role) or the registry is open."""
+
+    @model_validator(mode="after")
+    def _distinct_users(self) -> ExternalRegistryConfig:
+        if self.pull_username is not None and self.pull_username == self.username:
+            raise ValueError("pullUsername: must differ from username (the push credential never reaches a node)")
+        return self
 
     @property
     def server(self) -> str:
@@ -193,7 +214,11 @@ class RegistryConfig(StrictModel):
     storage_class: DnsLabel | None = None
     """StorageClass of the registry's volume; the cluster default when unset."""
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "ci"
-    """User that pushes and pulls; the password is the secret `registryPassword`."""
+    """User that pushes (CI, image builds); the password is the secret `registryPassword`."""
+    pull_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "cluster-pull"
+    """Pull-only user of the AI namespaces' pull secrets; its password is generated and kept in state."""
+    auth_image: PinnedImageRef | None = None
+    """Token server granting each user its access (cesanta/docker_auth, `name:tag@sha256:...`); required with `host`."""
     max_upload_size: Annotated[str, Field(pattern=r"^[1-9][0-9]*[kmgKMG]?$")] = "10g"
     """Largest request body the ingress accepts for the registry (one image layer per upload), e.g. 10g."""
     upload_timeout_seconds: Annotated[StrictInt, Field(ge=60, le=3600)] = 900
@@ -203,6 +228,15 @@ class RegistryConfig(StrictModel):
     def _one_registry(self) -> RegistryConfig:
         if self.enabled and (self.external is None) == (self.host is None):
             raise ValueError("set exactly one of 'host' (run a registry in the cluster) or 'external'")
+        problems = []
+        if self.in_cluster and self.auth_image is None:
+            problems.append(
+                "authImage: is required for the in-cluster registry (an image pinned as name:tag@sha256:<digest>)"
+            )
+        if self.username == self.pull_username:
+            problems.append("pullUsername: must differ from username (one user pushes, the other only pulls)")
+        if problems:
+            raise CrossFieldError(problems)
         return self
 
     @property
@@ -274,16 +308,6 @@ class MonitoringConfig(StrictModel):
     """Base URL of the runbooks (this repository's ``docs/runbooks/``, e.g. on your Git host)."""
 
 
-def _pinned_image(value: str) -> str:
-    if "@sha256:" not in value or ":" not in value.split("@", 1)[0].rsplit("/", 1)[-1]:
-        raise ValueError(
-            f"{value!r} must be pinned as name:tag@sha256:<digest> (the tag says what, the digest fixes it)"
-        )
-    return value
-
-
-#: An image reference with both a tag and a digest: ``name:tag@sha256:<64 hex>``.
-PinnedImageRef = Annotated[ImageRef, AfterValidator(_pinned_image)]
 #: A git remote over HTTPS, safe to place in a Groovy string and in JCasC: no quotes, backslashes,
 #: whitespace, ``$`` or braces (JCasC resolves ``${...}``, Helm's ``tpl`` ``{{...}}``).
 GitHttpsUrl = Annotated[
@@ -384,7 +408,9 @@ class PlatformConfig(StrictModel):
     services: list[ServiceConfig] = Field(default_factory=list)
     """The AI microservices, one entry each."""
     registry_password: SecretStr | None = None
-    """Registry password (secret); required with `registry`."""
+    """Password of the registry's push user (secret); required with `registry`."""
+    registry_pull_password: SecretStr | None = None
+    """Password of an external registry's `pullUsername` (secret); required with it, refused without."""
     grafana_admin_password: SecretStr | None = None
     """Grafana admin password (secret); required with `monitoring`."""
     jenkins_admin_password: SecretStr | None = None
@@ -450,6 +476,15 @@ class PlatformConfig(StrictModel):
         for needed, key, value in needs:
             if needed and value is None:
                 problems.append(f"{key}: is required; set it with `pulumi config set --secret {key} ...`")
+        external = registry.external if registry is not None and registry.enabled else None
+        pull_user = external.pull_username if external is not None else None
+        if pull_user is not None and self.registry_pull_password is None:
+            problems.append(
+                "registryPullPassword: is required with registry.external.pullUsername; set it with "
+                "`pulumi config set --secret registryPullPassword ...`"
+            )
+        if pull_user is None and self.registry_pull_password is not None:
+            problems.append("registryPullPassword: is only used with registry.external.pullUsername; remove it")
         issuer = self.addons.cert_manager
         if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
             problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
