@@ -8,8 +8,6 @@ place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -183,32 +181,31 @@ def tls_ingress_spec(
     service_name: pulumi.Input[str],
     port_name: str,
     ingress_class: str,
-    more_paths: Sequence[tuple[str, pulumi.Input[str], str]] = (),
+    tls_secret: pulumi.Input[str] | None = None,
 ) -> k8s.networking.v1.IngressSpecArgs:
-    """One host, one path, one Service port, TLS from a ``<service>-tls`` certificate secret.
-
-    ``more_paths`` routes other paths of the host (``(path, service, port name)``) to other Services.
-    """
-    routes = [(path, service_name, port_name), *more_paths]
+    """One host, one path, one Service port, TLS from a ``<service>-tls`` certificate secret (or ``tls_secret``)."""
     return k8s.networking.v1.IngressSpecArgs(
         ingress_class_name=ingress_class,
-        tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=pulumi.Output.concat(service_name, "-tls"))],
+        tls=[
+            k8s.networking.v1.IngressTLSArgs(
+                hosts=[host], secret_name=tls_secret or pulumi.Output.concat(service_name, "-tls")
+            )
+        ],
         rules=[
             k8s.networking.v1.IngressRuleArgs(
                 host=host,
                 http=k8s.networking.v1.HTTPIngressRuleValueArgs(
                     paths=[
                         k8s.networking.v1.HTTPIngressPathArgs(
-                            path=route_path,
+                            path=path,
                             path_type="Prefix",
                             backend=k8s.networking.v1.IngressBackendArgs(
                                 service=k8s.networking.v1.IngressServiceBackendArgs(
-                                    name=route_service,
-                                    port=k8s.networking.v1.ServiceBackendPortArgs(name=route_port),
+                                    name=service_name,
+                                    port=k8s.networking.v1.ServiceBackendPortArgs(name=port_name),
                                 )
                             ),
                         )
-                        for route_path, route_service, route_port in routes
                     ]
                 ),
             )

@@ -89,7 +89,11 @@ class ContainerRegistry(pulumi.ComponentResource):
         tokens = RegistryTokenServer(
             f"{name}-auth",
             RegistryTokenServerArgs(
-                config=config, environment=args.environment, cluster=args.cluster, push_password=password
+                config=config,
+                environment=args.environment,
+                cluster=args.cluster,
+                push_password=password,
+                tls_secret=TLS_SECRET,
             ),
             opts=inside,
         )
@@ -135,7 +139,7 @@ class ContainerRegistry(pulumi.ComponentResource):
         )
         self._network_policy(name, inside)
         self.certificate = self._certificate(name, inside)
-        self._ingress(name, service, tokens.service, inside)
+        self._ingress(name, service, inside)
         self.host = pulumi.Output.from_input(self._host)
         self.username = pulumi.Output.from_input(config.username)
         self.password = password
@@ -278,9 +282,7 @@ class ContainerRegistry(pulumi.ComponentResource):
             ),
         )
 
-    def _ingress(
-        self, name: str, service: k8s.core.v1.Service, tokens: k8s.core.v1.Service, opts: pulumi.ResourceOptions
-    ) -> None:
+    def _ingress(self, name: str, service: k8s.core.v1.Service, opts: pulumi.ResourceOptions) -> None:
         config = self._args.config
         cluster = self._args.cluster
         k8s.networking.v1.Ingress(
@@ -305,8 +307,6 @@ class ContainerRegistry(pulumi.ComponentResource):
                 service_name=service.metadata.name,
                 port_name="http",
                 ingress_class=cluster.ingress_class_name,
-                # The token realm clients are sent to (registry_config's auth.token.realm).
-                more_paths=[("/auth", tokens.metadata.name, "http")],
             ),
             opts=opts,
         )

@@ -34,9 +34,16 @@ from components.kube import (
     selector_labels,
     spread_constraints,
     standard_labels,
+    tls_ingress_spec,
 )
 from components.network import declare_allows, from_ingress_controller
-from components.registry_config import TOKEN_ISSUER, bcrypt_hash, bcrypt_salt, token_server_config_yaml
+from components.registry_config import (
+    REALM_PATH,
+    TOKEN_ISSUER,
+    bcrypt_hash,
+    bcrypt_salt,
+    token_server_config_yaml,
+)
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry-auth"
@@ -46,6 +53,11 @@ SIGNER_SECRET = "registry-token-signer"
 #: Ten years: the key signs tokens that live 15 minutes; its certificate is only a key carrier.
 SIGNER_DURATION = "87600h"
 CONFIG_FILE = "auth_config.yml"
+#: A token request is a query string or a small form; nothing bigger reaches the token server.
+AUTH_BODY_SIZE = "64k"
+#: Per client address and ingress controller replica (bursts of 5x pass): a node rollout's pulls
+#: fit easily, a password-guessing or CPU-exhausting flood does not.
+AUTH_REQUESTS_PER_SECOND = 20
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class RegistryTokenServerArgs:
     cluster: ClusterConfig
     push_password: pulumi.Output[str]
     """The push user's password (``registryPassword``), a Pulumi secret."""
+    tls_secret: str
+    """The registry host's certificate Secret: ``/auth`` is served on the same host."""
 
 
 class RegistryTokenServer(pulumi.ComponentResource):
@@ -87,7 +101,7 @@ class RegistryTokenServer(pulumi.ComponentResource):
             )
 
         rendered: pulumi.Output[str] = pulumi.Output.all(
-            args.push_password, self._salt(name, config.username), self.pull_password, self._salt(name, "pull")
+            args.push_password, self._salt(name, "push"), self.pull_password, self._salt(name, "pull")
         ).apply(settings_file)
         users: pulumi.Output[str] = pulumi.Output.secret(rendered)
         # Auto-named and immutable: a changed user list is a new Secret, so the pods roll.
@@ -130,6 +144,7 @@ class RegistryTokenServer(pulumi.ComponentResource):
             ),
             opts=inside,
         )
+        self._ingress(name, inside)
         # Clients reach it through the public host only (the ingress controller); it needs no egress.
         declare_allows(
             config.namespace,
@@ -142,9 +157,42 @@ class RegistryTokenServer(pulumi.ComponentResource):
     def _metadata(self, name: str | None = None) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._args.config.namespace, labels=self._labels)
 
-    def _salt(self, name: str, account: str) -> pulumi.Output[str]:
-        """A random bcrypt salt per account, created once and kept in state: no guessing oracle."""
-        salt = random.RandomBytes(f"{name}-{account}-salt", length=16, opts=pulumi.ResourceOptions(parent=self))
+    def _ingress(self, name: str, opts: pulumi.ResourceOptions) -> None:
+        """``https://<host>/auth``: the registry's token realm, an Ingress of its own on the registry's host.
+
+        Not a path of the registry's Ingress, whose multi-GB bodies and long
+        timeouts suit layer uploads: a token request is a small GET or form
+        POST, and each costs a bcrypt check, so the public endpoint takes small
+        bodies and a bounded rate per client address.
+        """
+        args = self._args
+        assert args.config.host is not None, "validated: the in-cluster registry has a host"
+        k8s.networking.v1.Ingress(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAME,
+                namespace=args.config.namespace,
+                labels=self._labels,
+                annotations={
+                    "nginx.ingress.kubernetes.io/proxy-body-size": AUTH_BODY_SIZE,
+                    "nginx.ingress.kubernetes.io/limit-rps": str(AUTH_REQUESTS_PER_SECOND),
+                    "nginx.ingress.kubernetes.io/limit-connections": str(AUTH_REQUESTS_PER_SECOND),
+                },
+            ),
+            spec=tls_ingress_spec(
+                host=args.config.host,
+                path=REALM_PATH,
+                service_name=self.service.metadata.name,
+                port_name="http",
+                ingress_class=args.cluster.ingress_class_name,
+                tls_secret=args.tls_secret,
+            ),
+            opts=opts,
+        )
+
+    def _salt(self, name: str, role: str) -> pulumi.Output[str]:
+        """A random bcrypt salt per user, created once and kept in state: no guessing oracle."""
+        salt = random.RandomBytes(f"{name}-{role}-salt", length=16, opts=pulumi.ResourceOptions(parent=self))
         return salt.base64.apply(lambda drawn: bcrypt_salt(base64.b64decode(drawn)))
 
     def _signer(self, name: str, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
@@ -197,7 +245,8 @@ class RegistryTokenServer(pulumi.ComponentResource):
             resources=k8s.core.v1.ResourceRequirementsArgs(
                 requests={"cpu": "100m", "memory": "64Mi"}, limits={"cpu": "200m", "memory": "128Mi"}
             ),
-            liveness_probe=http_probe("/", "http", period_seconds=10, failure_threshold=3),
+            # Generous: a throttled pod busy with bcrypt is slow, not dead.
+            liveness_probe=http_probe("/", "http", period_seconds=10, failure_threshold=6, timeout_seconds=5),
             readiness_probe=http_probe("/", "http", period_seconds=5, failure_threshold=2),
             security_context=restricted_container_security_context(),
             volume_mounts=[

@@ -34,6 +34,8 @@ PULL_ACTIONS = ("pull",)
 TOKEN_ISSUER = "ai-platform-registry-token-server"
 #: Seconds a token stays valid; clients ask for a new one per session.
 TOKEN_EXPIRATION = 900
+#: Where on the registry's host clients ask the token server for tokens.
+REALM_PATH = "/auth"
 
 
 def registry_config(
@@ -68,7 +70,7 @@ def registry_config(
         },
         "auth": {
             "token": {
-                "realm": f"https://{host}/auth",
+                "realm": f"https://{host}{REALM_PATH}",
                 "service": host,
                 "issuer": TOKEN_ISSUER,
                 "rootcertbundle": rootcertbundle,

@@ -168,9 +168,27 @@ def test_the_registry_holds_only_the_certificate_and_the_token_server_the_key(re
 
 def test_only_the_ingress_controller_reaches_the_token_server_on_auth(rendered_stack: RenderStack) -> None:
     prod = rendered_stack("prod")
-    ingress = manifest(prod, "Ingress", "registry")
-    paths = {p["path"]: p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert paths == {"/": "registry", "/auth": "registry-auth"}
+    registry, tokens = manifest(prod, "Ingress", "registry"), manifest(prod, "Ingress", "registry-auth")
+    assert [
+        (rule["host"], path["path"], path["backend"]["service"]["name"])
+        for ingress in (registry, tokens)
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ] == [
+        ("registry.example.com", "/", "registry"),
+        ("registry.example.com", "/auth", "registry-auth"),
+    ]
+    assert (
+        tokens["spec"]["tls"]
+        == registry["spec"]["tls"]
+        == [{"hosts": ["registry.example.com"], "secretName": "registry-tls"}]
+    )
+    # Not the registry's multi-GB bodies and 15-minute timeouts: small requests at a bounded rate per client.
+    assert tokens["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "64k",
+        "nginx.ingress.kubernetes.io/limit-rps": "20",
+        "nginx.ingress.kubernetes.io/limit-connections": "20",
+    }
     [policy] = [
         m
         for m in manifests_of(prod, "NetworkPolicy", "platform-registry")
@@ -191,7 +209,7 @@ def test_salts_are_random_and_kept_in_state(rendered_stack: RenderStack) -> None
     assert bcrypt_hash("s3cret", SALT)[7:29] == bcrypt_hash("other", SALT)[7:29] == SALT
     drawn = {r.name: r.inputs for r in resources_of(rendered_stack("prod"), "random:index/randomBytes:RandomBytes")}
     assert drawn == {
-        "registry-auth-ci-salt": {"length": 16},
+        "registry-auth-push-salt": {"length": 16},
         "registry-auth-pull-salt": {"length": 16},
         "registry-auth-pull-password": {"length": 32},
     }
@@ -218,17 +236,23 @@ PULL_DIGEST = hashlib.sha256(b"v1:pull").hexdigest()[:12]  # how the offline che
 @pytest.mark.parametrize(
     ("extra", "pull_user", "error"),
     [
-        ({}, None, None),
-        ({"registryPullPassword": PULL_SECRET}, None, "registryPullPassword: is only used with"),
+        ({"pullWithNodeIdentity": True}, None, None),
+        ({}, None, "registry.external.pullUsername: is required for a private registry"),
+        ({"pullWithNodeIdentity": True, "registryPullPassword": PULL_SECRET}, None, "is only used with"),
         ({}, "puller", "registryPullPassword: is required with registry.external.pullUsername"),
         ({"registryPullPassword": PULL_SECRET}, "puller", None),
         ({"registryPullPassword": PULL_SECRET}, "pusher", "pullUsername: must differ from username"),
+        ({"registryPullPassword": PULL_SECRET, "pullWithNodeIdentity": True}, "puller", "not both"),
     ],
 )
 def test_an_external_registry_pull_secret_carries_its_own_pull_user(
     write_stack: StackWriter, extra: dict[str, Any], pull_user: str | None, error: str | None
 ) -> None:
-    external = {**EXTERNAL, **({"pullUsername": pull_user} if pull_user else {})}
+    extra = dict(extra)
+    node_identity = (
+        {"pullWithNodeIdentity": extra.pop("pullWithNodeIdentity")} if "pullWithNodeIdentity" in extra else {}
+    )
+    external = {**EXTERNAL, **node_identity, **({"pullUsername": pull_user} if pull_user else {})}
     stack = write_stack(
         base_config(
             "staging",
@@ -250,3 +274,44 @@ def test_an_external_registry_pull_secret_carries_its_own_pull_user(
     else:
         assert {auths["ghcr.io"]["username"] for auths in secrets.values()} == {"puller"}
         assert {auths["ghcr.io"]["password"] for auths in secrets.values()} == {f"offline-secret-{PULL_DIGEST}"}
+
+
+def test_any_push_username_renders_and_a_repeated_urn_is_refused_like_the_engine(
+    write_stack: StackWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Salts are named by role, not by user name (``username: pull`` once made two ``...-pull-salt``s);
+    the engine refuses a repeated URN for the whole update, and so does the offline check."""
+    from components.registry_auth import RegistryTokenServer
+    from infra.offline.runtime import ProgramError
+
+    config = base_config(
+        "staging",
+        registry={"host": "images.example.com", "authImage": REGISTRY_AUTH_IMAGE, "username": "pull"},
+        registryPassword={"secure": "v1:push"},
+    )
+    rendered = render(write_stack(config))
+    assert token_server_settings(rendered)["users"].keys() == {"pull", "cluster-pull"}
+    salt = RegistryTokenServer._salt
+    monkeypatch.setattr(RegistryTokenServer, "_salt", lambda self, name, role: salt(self, name, "same"))
+    with pytest.raises(ProgramError, match=r"declares a resource URN twice: .*RandomBytes::registry-auth-same-salt"):
+        render(write_stack(config))
+
+
+def test_a_push_password_bcrypt_cannot_hash_is_refused_without_showing_it() -> None:
+    from model.stack_config import parse_platform_config
+
+    def values(password: str) -> dict[str, str]:
+        return {
+            "ai-platform:environment": "staging",
+            "ai-platform:kubernetesVersion": "1.31",
+            "ai-platform:cluster": json.dumps({"context": "staging"}),
+            "ai-platform:registry": json.dumps({"host": "registry.example.com", "authImage": REGISTRY_AUTH_IMAGE}),
+            "ai-platform:registryPassword": password,
+        }
+
+    too_long = "x" * 73
+    with pytest.raises(ConfigError) as raised:
+        parse_platform_config(values(too_long), "stacks/Pulumi.staging.yaml", {"ai-platform:registryPassword"})
+    assert any(p.startswith("ai-platform:registryPassword: is longer than 72 bytes") for p in raised.value.problems)
+    assert too_long not in raised.value.render()
+    parse_platform_config(values("x" * 72), "stacks/Pulumi.staging.yaml", {"ai-platform:registryPassword"})

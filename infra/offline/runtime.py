@@ -15,6 +15,7 @@ import gc
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,7 +192,12 @@ def run_program(stack: StackFile, monitor: sdk.RecordingMonitor | None = None) -
         raise ProgramError(f"{stack.display_path}: the program failed: {error}") from error
     except Exception as error:
         raise ProgramError(f"{stack.display_path}: the program failed: {type(error).__name__}: {error}") from error
-    return [resource for resource in monitor.in_tree_order() if isinstance(resource, RecordedResource)]
+    resources = [resource for resource in monitor.in_tree_order() if isinstance(resource, RecordedResource)]
+    repeated = sorted(urn for urn, count in Counter(resource.urn for resource in resources).items() if count > 1)
+    if repeated:
+        # The engine refuses the whole update ("Duplicate resource URN"); so does the offline check.
+        raise ProgramError(f"{stack.display_path}: the program declares a resource URN twice: {', '.join(repeated)}")
+    return resources
 
 
 def _short_hash(*parts: str) -> str:

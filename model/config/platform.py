@@ -181,13 +181,25 @@ class ExternalRegistryConfig(StrictModel):
     username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,128}$")] | None = None
     """Push user of image builds (password in the ``registryPassword`` secret); unset for an open local registry."""
     pull_username: Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,128}$")] | None = None
-    """Pull-only user of the AI namespaces' pull secrets (password in ``registryPullPassword``); unset when
-    nodes pull with their own identity (a cloud node role) or the registry is open."""
+    """Pull-only user of the AI namespaces' pull secrets (password in ``registryPullPassword``)."""
+    pull_with_node_identity: StrictBool = False
+    """The nodes pull with their own identity (a cloud node role): no pull secret; instead of `pullUsername`."""
 
     @model_validator(mode="after")
-    def _distinct_users(self) -> ExternalRegistryConfig:
+    def _pull_identity(self) -> ExternalRegistryConfig:
+        problems = []
         if self.pull_username is not None and self.pull_username == self.username:
-            raise ValueError("pullUsername: must differ from username (the push credential never reaches a node)")
+            problems.append("pullUsername: must differ from username (the push credential never reaches a node)")
+        if self.pull_username is not None and self.pull_with_node_identity:
+            problems.append("pullWithNodeIdentity: set either it or pullUsername, not both")
+        if self.username is not None and self.pull_username is None and not self.pull_with_node_identity:
+            problems.append(
+                "pullUsername: is required for a private registry (username is set): a pull-only user, with the "
+                "secret `registryPullPassword`, for the AI namespaces' pull secrets; or set "
+                "`pullWithNodeIdentity: true` when the nodes pull with their own identity (a cloud node role)"
+            )
+        if problems:
+            raise CrossFieldError(problems)
         return self
 
     @property
@@ -461,6 +473,27 @@ class PlatformConfig(StrictModel):
             raise CrossFieldError(problems)
         return self
 
+    def _registry_secret_problems(self) -> list[str]:
+        """The registry's secrets: what bcrypt can hash, and a pull password only with a pull user."""
+        problems = []
+        registry = self.registry
+        password = self.registry_password
+        if registry is not None and registry.in_cluster and password and len(password.get_secret_value().encode()) > 72:
+            # bcrypt 5 refuses longer passwords (older versions silently ignored the rest).
+            problems.append(
+                "registryPassword: is longer than 72 bytes, the most bcrypt (the token server's hash) reads"
+            )
+        external = registry.external if registry is not None and registry.enabled else None
+        pull_user = external.pull_username if external is not None else None
+        if pull_user is not None and self.registry_pull_password is None:
+            problems.append(
+                "registryPullPassword: is required with registry.external.pullUsername; set it with "
+                "`pulumi config set --secret registryPullPassword ...`"
+            )
+        if pull_user is None and self.registry_pull_password is not None:
+            problems.append("registryPullPassword: is only used with registry.external.pullUsername; remove it")
+        return problems
+
     def _platform_problems(self) -> list[str]:
         problems = []
         registry = self.registry
@@ -476,15 +509,7 @@ class PlatformConfig(StrictModel):
         for needed, key, value in needs:
             if needed and value is None:
                 problems.append(f"{key}: is required; set it with `pulumi config set --secret {key} ...`")
-        external = registry.external if registry is not None and registry.enabled else None
-        pull_user = external.pull_username if external is not None else None
-        if pull_user is not None and self.registry_pull_password is None:
-            problems.append(
-                "registryPullPassword: is required with registry.external.pullUsername; set it with "
-                "`pulumi config set --secret registryPullPassword ...`"
-            )
-        if pull_user is None and self.registry_pull_password is not None:
-            problems.append("registryPullPassword: is only used with registry.external.pullUsername; remove it")
+        problems.extend(self._registry_secret_problems())
         issuer = self.addons.cert_manager
         if issuer is not None and issuer.enabled and self.environment != "dev" and issuer.acme_email is None:
             problems.append(f"addons.certManager.acmeEmail: is required in {self.environment} (ACME registration)")
