@@ -3,8 +3,8 @@
 CNCF Distribution authenticates with htpasswd or with tokens; htpasswd gives
 every user every action, so a pull secret in an AI namespace would also push.
 The registry therefore runs with token auth, and this component is the token
-server (cesanta/docker_auth, the reference implementation of Distribution's
-token protocol) next to it:
+server (cesanta/docker_auth, a long-standing open-source implementation of
+Distribution's token protocol) next to it:
 
 - two static users: the push user (CI, image builds; password
   ``registryPassword``) may pull and push, the pull user (the AI namespaces'
