@@ -8,6 +8,8 @@ resource's outputs.
 
 from __future__ import annotations
 
+import io
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +20,7 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
 
+from infra import sdk
 from infra.offline.pack_process import PolicyPackError, PolicyPackProcess
 from infra.offline.policy_config import LEVEL_VALUES, LEVELS, PolicyEntry, reconcile
 from infra.offline.runtime import RecordedResource
@@ -122,9 +125,12 @@ class PolicySession:
         try:
             for urn, answer in pending:
                 violations.extend(_violations(answer.result(), urn))
-            stack_answer = self._stub.AnalyzeStack(
-                analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
-            )
+            if os.environ.get(sdk.NO_SPEEDUPS):
+                stack_answer = self._stub.AnalyzeStack(
+                    analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+                )
+            else:
+                stack_answer = self._pack.analyze_stack_serialized(_stack_request_bytes(resources, by_urn))
         except grpc.RpcError as error:
             raise self._failure(error) from None
         violations.extend(_violations(stack_answer, ""))
@@ -209,6 +215,20 @@ def _analyze_request(resource: RecordedResource, by_urn: Mapping[str, RecordedRe
         options=_options(resource),
         provider=_provider(resource, by_urn),
     )
+
+
+def _stack_request_bytes(resources: list[RecordedResource], by_urn: Mapping[str, RecordedResource]) -> bytes:
+    """The serialized ``AnalyzeStackRequest``, built one resource at a time.
+
+    A repeated field is encoded as its elements one after another, so this is
+    byte for byte what serializing the whole message gives; but only the bytes
+    exist at once, not every ``AnalyzerResource`` plus a copy of each in the
+    request (about 190 MiB at 1000 services, on top of the render).
+    """
+    out = io.BytesIO()
+    for resource in resources:
+        out.write(analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(resource, by_urn)]).SerializeToString())
+    return out.getvalue()
 
 
 def _stack_resource(
