@@ -219,12 +219,19 @@ def test_the_stack_request_is_sent_serialized_resource_by_resource_byte_for_byte
     assert pack.analyze_stack_serialized(whole.SerializeToString()) == pack.stub.AnalyzeStack(whole)
 
 
-def test_the_findings_are_the_same_with_the_whole_stack_request_built_at_once(
+def test_the_findings_are_the_same_whether_the_stack_is_sent_early_late_or_as_one_message(
     pack: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``AI_PLATFORM_NO_SPEEDUPS`` builds the whole request as the generated stub takes it."""
+    """``check`` sends ``AnalyzeStack`` before validating manifests (``judge_stack``), ``evaluate`` from ``finish``;
+    ``AI_PLATFORM_NO_SPEEDUPS`` builds the whole request as the generated stub takes it."""
     stack = [*fx.compliant_stack(), fx.resource("kubernetes:apps/v1:Deployment", fx.deployment("lonely"))]
-    streamed = run(pack, stack)
+    late = run(pack, stack)
+    config_path = policy_config_path("prod")
+    session = PolicySession(pack, STACK, load_policy_config(config_path), str(config_path))
+    for resource in stack:
+        session.analyze(resource)
+    session.judge_stack(stack)
+    early = session.finish(stack)
     monkeypatch.setenv("AI_PLATFORM_NO_SPEEDUPS", "1")
-    assert run(pack, stack) == streamed
-    assert [v.policy for v in streamed] == ["pdb-covers-multi-replica-workloads"]  # a stack policy
+    assert early == late == run(pack, stack)
+    assert [v.policy for v in late] == ["pdb-covers-multi-replica-workloads"]  # a stack policy

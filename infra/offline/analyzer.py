@@ -73,6 +73,7 @@ class PolicySession:
         self._stub = pack.stub
         self._known: dict[str, RecordedResource] = {}
         self._pending: list[tuple[str, Any]] = []
+        self._stack_answer: Any = None
         self._in_flight: deque[Any] = deque()
         self._lock = threading.Lock()
         self._judged_lock = threading.Lock()
@@ -115,8 +116,17 @@ class PolicySession:
         assert self._on_judged is not None
         self._on_judged(judged)
 
+    def judge_stack(self, resources: list[RecordedResource]) -> None:
+        """Send ``AnalyzeStack`` over the final outputs without waiting: the pack judges the stack while the
+        caller validates manifests. ``finish`` collects the answer (and sends it itself if this was not called,
+        or with ``AI_PLATFORM_NO_SPEEDUPS``)."""
+        if os.environ.get(sdk.NO_SPEEDUPS):
+            return
+        by_urn = {resource.urn: resource for resource in resources}
+        self._stack_answer = self._pack.analyze_stack_serialized.future(_stack_request_bytes(resources, by_urn))
+
     def finish(self, resources: list[RecordedResource]) -> list[Violation]:
-        """Collect every ``Analyze`` answer, then ``AnalyzeStack`` over the final outputs."""
+        """Collect every ``Analyze`` answer, then ``AnalyzeStack``'s over the final outputs."""
         by_urn = {resource.urn: resource for resource in resources}
         # Findings in the order of ``resources`` (deterministic), not in the order answers were asked for.
         rank = {resource.urn: index for index, resource in enumerate(resources)}
@@ -125,7 +135,9 @@ class PolicySession:
         try:
             for urn, answer in pending:
                 violations.extend(_violations(answer.result(), urn))
-            if os.environ.get(sdk.NO_SPEEDUPS):
+            if self._stack_answer is not None:
+                stack_answer = self._stack_answer.result()
+            elif os.environ.get(sdk.NO_SPEEDUPS):
                 stack_answer = self._stub.AnalyzeStack(
                     analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
                 )
