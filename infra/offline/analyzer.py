@@ -126,7 +126,7 @@ class PolicySession:
         self._stack_answer = self._pack.analyze_stack_serialized.future(_stack_request_bytes(resources, by_urn))
 
     def finish(self, resources: list[RecordedResource]) -> list[Violation]:
-        """Collect every ``Analyze`` answer, then ``AnalyzeStack``'s over the final outputs."""
+        """Every ``Analyze`` answer, then the ``AnalyzeStack`` one (asked for now unless ``judge_stack`` did)."""
         by_urn = {resource.urn: resource for resource in resources}
         # Findings in the order of ``resources`` (deterministic), not in the order answers were asked for.
         rank = {resource.urn: index for index, resource in enumerate(resources)}
