@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import inspect
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,21 @@ def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
         assert gc.get_threshold()[0] >= 100_000
     assert gc.get_threshold() == threshold
     assert gc.get_freeze_count() == 0
+
+
+def test_leaving_a_bounded_run_leaves_its_garbage_to_the_next_full_collection() -> None:
+    """The young generations a run filled are not scanned on the way out (a CLI exits right after)."""
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    with bounded_run():
+        left = [weakref.ref(Cycle()) for _ in range(1000)]  # a run's cyclic garbage
+    assert [[] for _ in range(5000)]  # well past the restored young threshold
+    assert all(ref() is not None for ref in left)
+    gc.collect()
+    assert all(ref() is None for ref in left)
 
 
 def _registration(urn: str, parent: str | None) -> sdk.Registration:

@@ -7,15 +7,17 @@ that changes them fails these tests before it can silently change results.
 from __future__ import annotations
 
 import inspect
+import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any
 
 import pytest
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, proxy
+from pulumi_policy import EnforcementLevel, deserialize, proxy
 from pulumi_policy import policy as policy_module
 
 from ai_platform_policies import policy_sdk
@@ -78,11 +80,51 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 
 
 def test_each_resource_is_converted_once_per_analyze_call(conversions: list[Any]) -> None:
+    """Once, whether a policy reads its properties or none does (a Namespace, for the resource rules)."""
     servicer = _servicer()
     for request in _requests():
         conversions.clear()
         servicer.Analyze(request, None)
         assert conversions == [request.properties]
+
+
+def test_the_servicer_hands_every_conversion_straight_to_deserialize_and_proxy() -> None:
+    """What lets ``MessageToDict`` return a placeholder within a call: nothing else reads its result."""
+    for method in (SERVICER.Analyze.__wrapped__, SERVICER.AnalyzeStack.__wrapped__, SERVICER._get_provider_resource):  # type: ignore[attr-defined]
+        source = inspect.getsource(method)
+        assert source.count("MessageToDict(") == 1, method
+        assert re.search(
+            r"deserialized = deserialize_properties\(json_format\.MessageToDict\([\w.]+\)\)\n\s*"
+            r"props = unknown_checking_proxy\(deserialized\)",
+            source,
+        ), method
+        assert source.count("deserialized") == 2, method
+
+
+def test_a_view_reads_as_the_sdks_proxy_and_is_built_only_when_read(conversions: list[Any]) -> None:
+    message = json_format.ParseDict(
+        {"metadata": {"name": "web", "labels": {"app": "web"}}, "spec": {"ports": [{"port": 80}]},
+         "password": {deserialize.SPECIAL_SIG_KEY: deserialize.SPECIAL_SECRET_SIG, "value": "x"}},
+        struct_pb2.Struct(),
+    )  # fmt: skip
+    plain = proxy.unknown_checking_proxy(deserialize.deserialize_properties(json_format.MessageToDict(message)))
+    conversions.clear()
+    view = policy_sdk._View(message)
+    assert isinstance(view, proxy._DictProxy)
+    assert conversions == []
+    assert view["metadata"]["labels"]["app"] == "web"
+    assert view["spec"]["ports"][0]["port"] == 80
+    assert view["password"] == "x"
+    assert sorted(view) == sorted(plain)
+    assert len(view) == len(plain)
+    assert view.get("missing") is None
+    assert "spec" in view
+    assert deserialize.serialize_properties(view) == deserialize.serialize_properties(plain)
+    assert conversions == [message]
+    unknown = policy_sdk._View(json_format.ParseDict({"spec": {"ip": proxy.UNKNOWN_STRING_VALUE}}, struct_pb2.Struct()))
+    with pytest.raises(proxy.UnknownValueError) as raised:
+        unknown["spec"]["ip"]
+    assert raised.value.message == "string value at .spec.ip can't be known during preview"
 
 
 def test_the_shim_changes_no_answer_and_no_rule_writes_to_the_shared_view(
@@ -122,3 +164,26 @@ def test_the_runtime_is_configured_again_when_the_environment_changes(monkeypatc
     monkeypatch.setenv("PULUMI_STACK", "two")
     configure(None)
     assert seen == ["one", "two"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        struct_pb2.Value(number_value=math.nan),
+        json_format.ParseDict({deserialize.SPECIAL_SIG_KEY: "not-a-known-signature"}, struct_pb2.Value()),
+    ],
+)
+def test_what_the_sdk_refuses_to_convert_fails_the_call_even_when_no_policy_reads_it(bad: struct_pb2.Value) -> None:
+    """As when every message was converted up front: the whole call fails with the SDK's own error."""
+    request = analyzer_pb2.AnalyzeRequest(type="test:index:Unread", urn="urn:unread", name="unread")
+    request.properties.fields["value"].CopyFrom(bad)
+    servicer = _servicer()
+    with pytest.raises(Exception) as plain:  # whichever the SDK raises
+        SERVICER.Analyze.__wrapped__(servicer, request, None)  # type: ignore[attr-defined]
+    with pytest.raises(type(plain.value), match=re.escape(str(plain.value))):
+        servicer.Analyze(request, None)
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[analyzer_pb2.AnalyzerResource(type=request.type, urn=request.urn, properties=request.properties)]
+    )
+    with pytest.raises(type(plain.value), match=re.escape(str(plain.value))):
+        servicer.AnalyzeStack(stack, None)

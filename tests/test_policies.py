@@ -22,7 +22,7 @@ from pulumi_policy import ResourceValidationPolicy, Severity, StackValidationPol
 
 from ai_platform_policies import PACK_NAME
 from ai_platform_policies.pack import ALL_POLICIES
-from infra.offline.analyzer import PolicySession, Violation, evaluate
+from infra.offline.analyzer import PolicySession, Violation, _stack_request_bytes, _stack_resource, evaluate
 from infra.offline.pack_process import PolicyPackProcess, policy_pack
 from infra.offline.policy_config import PolicyConfigError, load_policy_config, policy_config_path, reconcile
 from infra.offline.runtime import RecordedResource
@@ -210,3 +210,31 @@ def test_invalid_policy_config_is_refused(pack: PolicyPackProcess, tmp_path: Pat
     path.write_text(content)
     with pytest.raises(PolicyConfigError, match=fragment.replace("(", r"\(").replace("[", r"\[")):
         evaluate(pack, STACK, fx.compliant_stack(), load_policy_config(path), str(path))
+
+
+def test_the_stack_request_is_sent_serialized_resource_by_resource_byte_for_byte(pack: PolicyPackProcess) -> None:
+    """``finish`` never holds the whole ``AnalyzeStackRequest``: what it sends is what the message serializes to."""
+    resources = fx.compliant_stack()
+    by_urn = {resource.urn: resource for resource in resources}
+    whole = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r, by_urn) for r in resources])
+    assert _stack_request_bytes(resources, by_urn) == whole.SerializeToString()
+    assert _stack_request_bytes([], {}) == b""
+    assert pack.analyze_stack_serialized(whole.SerializeToString()) == pack.stub.AnalyzeStack(whole)
+
+
+def test_the_findings_are_the_same_whether_the_stack_is_sent_early_late_or_as_one_message(
+    pack: PolicyPackProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check`` sends ``AnalyzeStack`` before validating manifests (``judge_stack``), ``evaluate`` from ``finish``;
+    ``AI_PLATFORM_NO_SPEEDUPS`` builds the whole request as the generated stub takes it."""
+    stack = [*fx.compliant_stack(), fx.resource("kubernetes:apps/v1:Deployment", fx.deployment("lonely"))]
+    late = run(pack, stack)
+    config_path = policy_config_path("prod")
+    session = PolicySession(pack, STACK, load_policy_config(config_path), str(config_path))
+    for resource in stack:
+        session.analyze(resource)
+    session.judge_stack(stack)
+    early = session.finish(stack)
+    monkeypatch.setenv("AI_PLATFORM_NO_SPEEDUPS", "1")
+    assert early == late == run(pack, stack)
+    assert [v.policy for v in late] == ["pdb-covers-multi-replica-workloads"]  # a stack policy

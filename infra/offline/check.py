@@ -138,6 +138,7 @@ def check_stack(stack_file: Path, policy_config: Path | None = None, progress: P
         rendered = _run(stack, config, recording_monitor(on_register=on_register))
         done_declaring = True
         progress("declaring resources", declared, declared)
+        session.judge_stack(rendered.resources)
         errors = _schema_errors(rendered, progress)
         progress("judging the whole stack (policy pack)", 0, 1)
         violations = session.finish(rendered.resources)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
-from pulumi.runtime.proto import analyzer_pb2_grpc
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from infra.offline.policy_config import POLICY_PACK_DIR
 from infra.offline.stack_file import StackFile
@@ -36,6 +36,12 @@ _CHANNEL_OPTIONS = [
 
 class PolicyPackError(Exception):
     """The pack could not be started or answered with an error."""
+
+
+def _method_path(name: str) -> str:
+    """The gRPC path of one of the Analyzer service's methods, as the generated stub calls it."""
+    method = analyzer_pb2.DESCRIPTOR.services_by_name["Analyzer"].methods_by_name[name]
+    return f"/{method.containing_service.full_name}/{method.name}"
 
 
 class PolicyPackProcess:
@@ -59,6 +65,12 @@ class PolicyPackProcess:
             self.close()
             raise PolicyPackError(f"the policy pack on port {port} did not accept a connection") from None
         self.stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        #: ``AnalyzeStack`` taking its request already serialized, so the caller never holds the whole message.
+        self.analyze_stack_serialized = self._channel.unary_unary(
+            _method_path("AnalyzeStack"),
+            request_serializer=None,
+            response_deserializer=analyzer_pb2.AnalyzeResponse.FromString,
+        )
 
     def _read_port(self) -> int:
         assert self._process.stdout is not None

@@ -12,9 +12,12 @@ What is used here, and why (each worth raising upstream):
   call re-parses the stack's whole ``PULUMI_CONFIG``
   (``_configure_runtime_settings``). ``install`` keeps the servicer's code and
   only makes the repeatable steps happen once: each message converted,
-  deserialized and proxied once per call, and the runtime settings once per
-  thread for a given environment. The policies of one call then share one
-  read-only view of a resource: the pack's rules never write to ``props``
+  deserialized and proxied at most once per call, when a policy first reads
+  its properties (``_View``: in ``AnalyzeStack`` most resources are of types
+  no stack policy reads, and building every view up front held them all for
+  the whole call), and the runtime settings once per thread for a given
+  environment. The policies of one call then share one read-only view of a
+  resource: the pack's rules never write to ``props``
   (``tests/test_pack_sdk_shim.py`` runs every rule with writes refused).
 
 ``tests/test_pack_sdk_shim.py`` pins the shapes relied on; when the pinned
@@ -26,11 +29,11 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from google.protobuf import json_format
-from pulumi_policy import StackValidationArgs
+from pulumi_policy import StackValidationArgs, deserialize, proxy
 from pulumi_policy import policy as policy_module
 from pulumi_policy.proxy import UnknownValueError
 
@@ -53,33 +56,99 @@ def _not_applicable_error() -> type[BaseException]:
 SDK_SIGNALS: tuple[type[BaseException], ...] = (UnknownValueError, _not_applicable_error())
 
 
-def _once_per_call(step: Callable[[Any], Any]) -> Callable[..., Any]:
-    """``step(value)`` remembered for the length of one servicer call (other signatures pass through)."""
-
-    def remembered(value: Any, *args: Any, **kwargs: Any) -> Any:
-        memo: dict[tuple[int, int], tuple[Any, Any]] | None = getattr(_local, "memo", None)
-        if memo is None or args or kwargs:
-            return step(value, *args, **kwargs)
-        # The value is kept in the memo, so its id cannot be reused while the call lasts.
-        key = (id(step), id(value))
-        hit = memo.get(key)
-        if hit is None or hit[0] is not value:
-            hit = (value, step(value))
-            memo[key] = hit
-        return hit[1]
-
-    return remembered
-
-
 def _message_to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
     """Looked up on every call, so a test can count the real conversions."""
     return json_format.MessageToDict(message, *args, **kwargs)
 
 
-class _OncePerCall:
-    """``json_format`` as the servicer module sees it: ``MessageToDict`` remembered within one RPC."""
+#: The SDK's own steps, from the modules that define them (``install`` replaces the servicer module's names).
+_deserialize_properties = deserialize.deserialize_properties
+_unknown_checking_proxy = proxy.unknown_checking_proxy
 
-    MessageToDict = staticmethod(_once_per_call(_message_to_dict))
+
+class _View(proxy._DictProxy):
+    """``unknown_checking_proxy(deserialize_properties(MessageToDict(message)))``, built when a policy first reads it.
+
+    ``AnalyzeStack`` hands every stack policy every resource at once; built
+    eagerly, each resource's view (a proxy and a path list per node, several
+    times the message's size) stays alive for the whole call. Stack policies
+    read the few types they judge, so most views are never built (the call
+    still converts each unread message once at its end, keeping nothing, to
+    fail as the SDK does on what it refuses), and of a view only the proxy is
+    kept, not the two intermediate dicts.
+    """
+
+    def __init__(self, message: Any) -> None:  # not the SDK's: the real proxy is built on first read
+        self._message = message
+        self._view: Any = None
+
+    def _built(self) -> Any:
+        if self._view is None:
+            self._view = _unknown_checking_proxy(_deserialize_properties(_message_to_dict(self._message)))
+        return self._view
+
+    def built(self) -> bool:
+        return self._view is not None
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._built()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._built()[key] = value
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._built())
+
+
+class _Unread:
+    """Within one servicer call, what ``MessageToDict`` hands the servicer: the message, and its view once asked for.
+
+    The servicer passes the result straight to ``deserialize_properties`` and that
+    to ``unknown_checking_proxy`` (``tests/test_pack_sdk_shim.py`` pins it), which
+    hand back the same ``_View`` for every policy of the call.
+    """
+
+    __slots__ = ("message", "view")
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+        self.view: _View | None = None
+
+
+def _to_dict(message: Any, *args: Any, **kwargs: Any) -> Any:
+    memo: dict[int, _Unread] | None = getattr(_local, "memo", None)
+    if memo is None or args or kwargs:
+        return _message_to_dict(message, *args, **kwargs)
+    # The message is kept in the memo, so its id cannot be reused while the call lasts.
+    unread = memo.get(id(message))
+    if unread is None or unread.message is not message:
+        unread = memo[id(message)] = _Unread(message)
+    return unread
+
+
+def _deserialize(value: Any, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(value, _Unread):
+        if args or kwargs:
+            return _deserialize_properties(_message_to_dict(value.message), *args, **kwargs)
+        return value
+    return _deserialize_properties(value, *args, **kwargs)
+
+
+def _proxy(value: Any) -> Any:
+    if isinstance(value, _Unread):
+        if value.view is None:
+            value.view = _View(value.message)
+        return value.view
+    return _unknown_checking_proxy(value)
+
+
+class _OncePerCall:
+    """``json_format`` as the servicer module sees it: ``MessageToDict`` deferred and shared within one RPC."""
+
+    MessageToDict = staticmethod(_to_dict)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(json_format, name)
@@ -88,9 +157,16 @@ class _OncePerCall:
 def _remembering(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(self: Any, request: Any, context: Any) -> Any:
-        _local.memo = {}
+        memo: dict[int, _Unread] = {}
+        _local.memo = memo
         try:
-            return method(self, request, context)
+            response = method(self, request, context)
+            # What the SDK refuses while converting (NaN, a malformed secret) fails the call as it did when every
+            # message was converted up front, also when no policy read it; nothing of it is kept.
+            for unread in memo.values():
+                if unread.view is None or not unread.view.built():
+                    _deserialize_properties(_message_to_dict(unread.message))
+            return response
         finally:
             _local.memo = None
 
@@ -119,8 +195,8 @@ def install() -> None:
     if getattr(servicer, "_ai_platform_installed", False) or os.environ.get("AI_PLATFORM_NO_SPEEDUPS"):
         return
     policy_module.json_format = _OncePerCall()  # type: ignore[attr-defined,assignment]
-    policy_module.deserialize_properties = _once_per_call(policy_module.deserialize_properties)  # type: ignore[attr-defined]
-    policy_module.unknown_checking_proxy = _once_per_call(policy_module.unknown_checking_proxy)  # type: ignore[attr-defined]
+    policy_module.deserialize_properties = _deserialize  # type: ignore[attr-defined,assignment]
+    policy_module.unknown_checking_proxy = _proxy  # type: ignore[attr-defined,assignment]
     servicer.Analyze = _remembering(servicer.Analyze)  # type: ignore[method-assign]
     servicer.AnalyzeStack = _remembering(servicer.AnalyzeStack)  # type: ignore[method-assign]
     servicer._configure_runtime_settings = _once_per_environment(  # type: ignore[method-assign]
