@@ -1,7 +1,9 @@
 """What the offline run switches off, that it comes back, that results do not depend on it, and what the pack is sent.
 
 - ``offline_runtime`` skips the SDK's per-resource stack walk for the length
-  of a run, and ``bounded_run`` most cyclic GC; both are restored;
+  of a run and deserializes the mock monitor's inputs with
+  ``deserialize_struct`` (the SDK's values, compared on every committed
+  resource), and ``bounded_run`` most cyclic GC; all are restored;
 - the registrations come out in one order whatever order they arrived in;
 - ``Analyze`` gets the inputs as the SDK serialized them: a nested secret stays
   on its field instead of spreading to the object around it.
@@ -17,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
+from pulumi.output import Unknown
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import source_pb2
@@ -44,6 +48,64 @@ def test_offline_runtime_switches_off_the_stack_walk_and_restores_it() -> None:
     with sdk.offline_runtime():
         assert pulumi_resource._get_stack_trace() == source_pb2.StackTrace()
     assert pulumi_resource._get_stack_trace is original
+
+
+def identical(left: Any, right: Any) -> bool:
+    """Equal, and of the same types and key order all the way down (``1.0`` is not ``1``)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return list(left) == list(right) and all(identical(left[key], right[key]) for key in left)
+    if isinstance(left, list):
+        return len(left) == len(right) and all(identical(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, pulumi.Asset | pulumi.Archive):
+        return identical(vars(left), vars(right))
+    if isinstance(left, Unknown):
+        return True  # a placeholder with no value
+    return bool(left == right)
+
+
+def struct(value: dict[str, Any]) -> Any:
+    message = struct_pb2.Struct()
+    message.update(value)
+    return message
+
+
+def test_the_mock_monitor_sees_the_sdks_values_from_the_faster_deserialization(
+    rendered_stack: Callable[[str], Rendered],
+) -> None:
+    wires = [r.wire_inputs for name in ("dev", "staging", "prod") for r in rendered_stack(name).resources]
+    assert len(wires) > 300 and all(wire is not None for wire in wires)
+    for wire in wires:
+        assert identical(sdk.deserialize_struct(wire), rpc.deserialize_properties(wire))
+    secret = {**SECRET_SIG, "value": "hunter2"}
+    asset = {rpc._special_sig_key: rpc._special_asset_sig, "text": "hello"}
+    cases: list[dict[str, Any]] = [
+        {},
+        {"a": None, "b": rpc.UNKNOWN, "c": "", "d": 0, "e": 1.5, "f": True, "g": [], "h": {}},
+        {"list": [None, rpc.UNKNOWN, 1, "x", [secret], {"k": None}]},
+        {"nested": {"password": secret, "user": "ci"}, "deeper": {"a": {"b": [secret]}}},
+        {"top": secret, "asset": asset, "in": {"asset": asset}},
+        secret,
+    ]
+    for case in cases:
+        wire = struct(case)
+        assert identical(sdk.deserialize_struct(wire), rpc.deserialize_properties(wire)), case
+    for keep_unknowns in (True, False):
+        assert identical(
+            sdk.deserialize_struct(struct(cases[1]), keep_unknowns=keep_unknowns),
+            rpc.deserialize_properties(struct(cases[1]), keep_unknowns=keep_unknowns),
+        )
+
+
+def test_offline_runtime_deserializes_faster_and_restores_the_sdks_function() -> None:
+    """Both places a registration is deserialized look the function up in ``rpc`` when called."""
+    original = rpc.deserialize_properties
+    assert "rpc.deserialize_properties(request.object)" in inspect.getsource(pulumi_mocks.MockMonitor.RegisterResource)
+    assert "in deserialize_properties(outputs, keep_unknowns).items()" in inspect.getsource(rpc.resolve_outputs)
+    with sdk.offline_runtime():
+        assert rpc.deserialize_properties is sdk.deserialize_struct
+    assert rpc.deserialize_properties is original
 
 
 def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
