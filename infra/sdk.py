@@ -28,6 +28,10 @@ Everything else uses public APIs. What is used here, and why:
   (``tests/test_offline_runtime.py`` compares both on every resource of every
   committed stack), about three times faster; anything special (secrets,
   assets, resource references, unknowns) still goes to the SDK's own code.
+  Likewise ``rpc.serialize_properties`` is ``serialize_plain`` for a run: a
+  bag of plain values (what the mock monitor answers with) becomes a
+  ``Struct`` without the SDK's per-value coroutines; anything else, or any
+  extra argument, is the SDK's own call.
 
 ``tests/test_offline_runtime.py`` and ``tests/test_layers.py`` pin the shapes relied on (the ``RegisterResource``
 request's fields, the mock signatures): when the pinned SDK changes underneath,
@@ -276,8 +280,40 @@ def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
 
-#: The SDK's own, for what ``deserialize_struct`` hands back to it (and to restore after a run).
+#: The SDK's own, for what ``deserialize_struct`` and ``serialize_plain`` hand back to it (and to restore after a run).
 _SDK_DESERIALIZE_PROPERTIES = rpc.deserialize_properties
+_SDK_SERIALIZE_PROPERTIES = rpc.serialize_properties
+#: Values the SDK's serialization passes through unchanged (exact types: an enum is a ``str`` subclass, and the SDK
+#: serializes it by its value).
+_PLAIN_SCALARS = frozenset({str, bool, int, float, type(None)})
+
+
+def _plain(value: Any) -> bool:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in value)
+    return False
+
+
+async def serialize_plain(inputs: Any, property_deps: dict[str, list[Any]], *args: Any, **kwargs: Any) -> Any:
+    """``rpc.serialize_properties``'s ``Struct`` for a bag of plain values, without a coroutine per value.
+
+    The SDK passes plain values through as they are (a ``Struct`` then stores
+    numbers as doubles and nested ``None`` as null) and leaves out top-level
+    ``None``; each property depends on nothing.
+    """
+    if args or kwargs or type(inputs) is not dict or not _plain(inputs):
+        return await _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, *args, **kwargs)
+    struct = struct_pb2.Struct()
+    for key, value in inputs.items():
+        if value is not None:
+            struct[key] = value
+            property_deps[key] = []
+    return struct
 
 
 def deserialize_struct(
@@ -329,18 +365,20 @@ def _deserialize_value(value: Any) -> Any:
 def offline_runtime() -> Iterator[None]:
     """For the length of an offline run, and restored afterwards: the SDK's per-resource Python stack walk (for
     source positions the mock monitor never reads) switched off, and property structs deserialized by
-    ``deserialize_struct``."""
+    ``deserialize_struct`` and plain ones serialized by ``serialize_plain``."""
     if os.environ.get(NO_SPEEDUPS):
         yield
         return
     saved = pulumi_resource._get_stack_trace
     pulumi_resource._get_stack_trace = _no_stack_trace
     rpc.deserialize_properties = deserialize_struct
+    rpc.serialize_properties = serialize_plain
     try:
         yield
     finally:
         pulumi_resource._get_stack_trace = saved
         rpc.deserialize_properties = _SDK_DESERIALIZE_PROPERTIES
+        rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
 
 
 def run_function(

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import gc
 import inspect
 import itertools
@@ -98,14 +100,57 @@ def test_the_mock_monitor_sees_the_sdks_values_from_the_faster_deserialization(
         )
 
 
+def test_plain_bags_serialize_to_the_sdks_struct(rendered_stack: Callable[[str], Rendered]) -> None:
+    class Color(enum.StrEnum):
+        RED = "red"
+
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would unset the thread's loop other tests use
+
+    def both(bag: Any) -> tuple[bytes, bytes, dict[str, Any], dict[str, Any]]:
+        fast_deps: dict[str, Any] = {}
+        sdk_deps: dict[str, Any] = {}
+        fast = loop.run_until_complete(sdk.serialize_plain(bag, fast_deps))
+        slow = loop.run_until_complete(sdk._SDK_SERIALIZE_PROPERTIES(bag, sdk_deps))
+        return (
+            fast.SerializeToString(deterministic=True),
+            slow.SerializeToString(deterministic=True),
+            fast_deps,
+            sdk_deps,
+        )
+
+    # What the mock monitor answers with (each resource's state), for every committed resource.
+    states = [r.outputs for name in ("dev", "staging", "prod") for r in rendered_stack(name).resources if r.custom]
+    assert len(states) > 300
+    secret = {**SECRET_SIG, "value": "hunter2"}
+    cases: list[Any] = [
+        *states,
+        {},
+        {"a": None, "b": {"c": None, "d": [None, 1, 2.5, True, "x", (1, 2)]}, "e": rpc.UNKNOWN, "f": secret},
+        {"enum": Color.RED, "nested": {"enum": [Color.RED]}},  # not plain: the SDK's own call
+        {"asset": pulumi.StringAsset("hello")},
+    ]
+    try:
+        for case in cases:
+            fast, slow, fast_deps, sdk_deps = both(case)
+            assert fast == slow, case
+            assert fast_deps.keys() == sdk_deps.keys()
+    finally:
+        loop.close()
+
+
 def test_offline_runtime_deserializes_faster_and_restores_the_sdks_function() -> None:
     """Both places a registration is deserialized look the function up in ``rpc`` when called."""
     original = rpc.deserialize_properties
     assert "rpc.deserialize_properties(request.object)" in inspect.getsource(pulumi_mocks.MockMonitor.RegisterResource)
     assert "in deserialize_properties(outputs, keep_unknowns).items()" in inspect.getsource(rpc.resolve_outputs)
+    assert "_sync_await(rpc.serialize_properties(state, {}))" in inspect.getsource(
+        pulumi_mocks.MockMonitor.RegisterResource
+    )
     with sdk.offline_runtime():
         assert rpc.deserialize_properties is sdk.deserialize_struct
+        assert rpc.serialize_properties is sdk.serialize_plain
     assert rpc.deserialize_properties is original
+    assert rpc.serialize_properties is sdk._SDK_SERIALIZE_PROPERTIES
 
 
 def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
