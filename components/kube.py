@@ -102,6 +102,40 @@ def spread_constraints(selector: dict[str, str], environment: str) -> list[k8s.c
     ]
 
 
+def workload_spec(
+    *,
+    name: str,
+    labels: dict[str, str],
+    environment: str,
+    account: k8s.core.v1.ServiceAccount,
+    containers: list[k8s.core.v1.ContainerArgs],
+    volumes: list[k8s.core.v1.VolumeArgs],
+    replicas: int,
+    strategy: k8s.apps.v1.DeploymentStrategyArgs,
+) -> k8s.apps.v1.DeploymentSpecArgs:
+    """A platform workload's Deployment: pods selected by ``name``, its own ServiceAccount without an API token,
+    the restricted pod security context, and replicas spread across nodes when there are several."""
+    return k8s.apps.v1.DeploymentSpecArgs(
+        replicas=replicas,
+        strategy=strategy,
+        revision_history_limit=5,
+        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(name)),
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+            spec=k8s.core.v1.PodSpecArgs(
+                service_account_name=account.metadata.name,
+                automount_service_account_token=False,
+                security_context=restricted_pod_security_context(),
+                topology_spread_constraints=(
+                    spread_constraints(selector_labels(name), environment) if replicas > 1 else None
+                ),
+                containers=containers,
+                volumes=volumes,
+            ),
+        ),
+    )
+
+
 def http_probe(
     path: str,
     port: str,

@@ -23,10 +23,10 @@ from components.kube import (
     namespace_peer,
     platform_namespace,
     restricted_container_security_context,
-    restricted_pod_security_context,
     selector_labels,
     standard_labels,
     tls_ingress_spec,
+    workload_spec,
 )
 from components.network import acme_solver, declare_allows
 from components.registry_auth import SIGNER_SECRET, RegistryTokenServer, RegistryTokenServerArgs
@@ -208,22 +208,16 @@ class ContainerRegistry(pulumi.ComponentResource):
             security_context=restricted_container_security_context(),
             volume_mounts=mounts,
         )
-        return k8s.apps.v1.DeploymentSpecArgs(
+        return workload_spec(
+            name=NAME,
+            labels=self._labels,
+            environment=self._args.environment,
+            account=account,
+            containers=[container],
+            volumes=volumes,
             # One writer on a ReadWriteOnce volume: replace, never run two at once.
             replicas=1,
             strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
-            revision_history_limit=5,
-            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
-                spec=k8s.core.v1.PodSpecArgs(
-                    service_account_name=account.metadata.name,
-                    automount_service_account_token=False,
-                    security_context=restricted_pod_security_context(),
-                    containers=[container],
-                    volumes=volumes,
-                ),
-            ),
         )
 
     def _network_policy(self, name: str, opts: pulumi.ResourceOptions) -> None:

@@ -30,11 +30,10 @@ from components.addons.base import DEFAULT_REPLICAS
 from components.kube import (
     http_probe,
     restricted_container_security_context,
-    restricted_pod_security_context,
     selector_labels,
-    spread_constraints,
     standard_labels,
     tls_ingress_spec,
+    workload_spec,
 )
 from components.network import declare_allows, from_ingress_controller
 from components.registry_config import (
@@ -254,44 +253,33 @@ class RegistryTokenServer(pulumi.ComponentResource):
                 k8s.core.v1.VolumeMountArgs(name="signer", mount_path="/signer", read_only=True),
             ],
         )
-        return k8s.apps.v1.DeploymentSpecArgs(
+        return workload_spec(
+            name=NAME,
+            labels=self._labels,
+            environment=self._args.environment,
+            account=account,
+            containers=[container],
             replicas=replicas,
             # Stateless: roll one new pod in before an old one leaves.
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
             ),
-            revision_history_limit=5,
-            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector_labels(NAME)),
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
-                spec=k8s.core.v1.PodSpecArgs(
-                    service_account_name=account.metadata.name,
-                    automount_service_account_token=False,
-                    security_context=restricted_pod_security_context(),
-                    topology_spread_constraints=(
-                        spread_constraints(selector_labels(NAME), self._args.environment) if replicas > 1 else None
-                    ),
-                    containers=[container],
-                    volumes=[
-                        k8s.core.v1.VolumeArgs(
-                            name="config",
-                            secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                secret_name=settings.metadata.name, default_mode=0o440
-                            ),
-                        ),
-                        k8s.core.v1.VolumeArgs(
-                            name="signer",
-                            secret=k8s.core.v1.SecretVolumeSourceArgs(
-                                secret_name=SIGNER_SECRET,
-                                default_mode=0o440,
-                                items=[
-                                    k8s.core.v1.KeyToPathArgs(key="tls.crt", path="tls.crt"),
-                                    k8s.core.v1.KeyToPathArgs(key="tls.key", path="tls.key"),
-                                ],
-                            ),
-                        ),
-                    ],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="config",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=settings.metadata.name, default_mode=0o440),
                 ),
-            ),
+                k8s.core.v1.VolumeArgs(
+                    name="signer",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(
+                        secret_name=SIGNER_SECRET,
+                        default_mode=0o440,
+                        items=[
+                            k8s.core.v1.KeyToPathArgs(key="tls.crt", path="tls.crt"),
+                            k8s.core.v1.KeyToPathArgs(key="tls.key", path="tls.key"),
+                        ],
+                    ),
+                ),
+            ],
         )
