@@ -224,7 +224,7 @@ class Platform(pulumi.ComponentResource):
                 server=server,
                 username=username,
                 password=_secret(password) if password is not None and username is not None else None,
-                pull_username=pull_username if pull_password is not None else None,
+                pull_username=pull_username,
                 pull_password=pull_password,
                 namespaces=sorted(self.namespaces),
                 ready=ready,

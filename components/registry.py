@@ -30,7 +30,7 @@ from components.kube import (
 )
 from components.network import acme_solver, declare_allows
 from components.registry_auth import SIGNER_SECRET, RegistryTokenServer, RegistryTokenServerArgs
-from components.registry_config import registry_config_yaml
+from components.registry_config import REGISTRY_SIGNER_DIR, REGISTRY_SIGNER_FILE, registry_config_yaml
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry"
@@ -167,7 +167,7 @@ class ContainerRegistry(pulumi.ComponentResource):
     ) -> k8s.apps.v1.DeploymentSpecArgs:
         mounts = [
             k8s.core.v1.VolumeMountArgs(name="config", mount_path="/etc/docker/registry", read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="token-signer", mount_path="/auth/token", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="token-signer", mount_path=REGISTRY_SIGNER_DIR, read_only=True),
             k8s.core.v1.VolumeMountArgs(name="data", mount_path="/var/lib/registry"),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
@@ -181,7 +181,7 @@ class ContainerRegistry(pulumi.ComponentResource):
                 secret=k8s.core.v1.SecretVolumeSourceArgs(
                     secret_name=SIGNER_SECRET,
                     default_mode=0o440,
-                    items=[k8s.core.v1.KeyToPathArgs(key="tls.crt", path="signer.crt")],
+                    items=[k8s.core.v1.KeyToPathArgs(key="tls.crt", path=REGISTRY_SIGNER_FILE)],
                 ),
             ),
             k8s.core.v1.VolumeArgs(

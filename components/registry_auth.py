@@ -39,6 +39,8 @@ from components.network import declare_allows, from_ingress_controller
 from components.registry_config import (
     REALM_PATH,
     TOKEN_ISSUER,
+    TOKEN_SERVER_PORT,
+    TOKEN_SERVER_SIGNER_DIR,
     bcrypt_hash,
     bcrypt_salt,
     token_server_config_yaml,
@@ -46,7 +48,7 @@ from components.registry_config import (
 from model.config import ClusterConfig, Environment, RegistryConfig
 
 NAME = "registry-auth"
-PORT = 5002
+PORT = TOKEN_SERVER_PORT
 #: The Secret cert-manager writes the token signing key and certificate to.
 SIGNER_SECRET = "registry-token-signer"
 #: Ten years: the key signs tokens that live 15 minutes; its certificate is only a key carrier.
@@ -250,7 +252,7 @@ class RegistryTokenServer(pulumi.ComponentResource):
             security_context=restricted_container_security_context(),
             volume_mounts=[
                 k8s.core.v1.VolumeMountArgs(name="config", mount_path="/config", read_only=True),
-                k8s.core.v1.VolumeMountArgs(name="signer", mount_path="/signer", read_only=True),
+                k8s.core.v1.VolumeMountArgs(name="signer", mount_path=TOKEN_SERVER_SIGNER_DIR, read_only=True),
             ],
         )
         return workload_spec(

@@ -9,7 +9,7 @@ Why token auth: CNCF Distribution's own htpasswd auth lets every user do
 everything, so one credential would both push images and (copied into every
 AI namespace as the pull secret) pull them. With token auth the registry
 grants exactly the actions a token signed by the token server lists, and the
-token server grants each account only what ``ACCESS`` says.
+token server grants each account only ``PUSH_ACTIONS`` or ``PULL_ACTIONS``.
 """
 
 from __future__ import annotations
@@ -36,13 +36,17 @@ TOKEN_ISSUER = "ai-platform-registry-token-server"
 TOKEN_EXPIRATION = 900
 #: Where on the registry's host clients ask the token server for tokens.
 REALM_PATH = "/auth"
+#: Where the pods find what these files name; the components mount them there.
+REGISTRY_SIGNER_DIR, REGISTRY_SIGNER_FILE = "/auth/token", "signer.crt"
+TOKEN_SERVER_PORT = 5002
+TOKEN_SERVER_SIGNER_DIR = "/signer"
 
 
 def registry_config(
     *,
     host: str,
     storage_dir: str = "/var/lib/registry",
-    rootcertbundle: str = "/auth/token/signer.crt",
+    rootcertbundle: str = f"{REGISTRY_SIGNER_DIR}/{REGISTRY_SIGNER_FILE}",
     addr: str = ":5000",
     debug_addr: str = ":5001",
 ) -> dict[str, Any]:
@@ -88,9 +92,9 @@ def token_server_config(
     *,
     pushers: Mapping[str, str],
     pullers: Mapping[str, str],
-    addr: str = ":5002",
-    certificate: str = "/signer/tls.crt",
-    key: str = "/signer/tls.key",
+    addr: str = f":{TOKEN_SERVER_PORT}",
+    certificate: str = f"{TOKEN_SERVER_SIGNER_DIR}/tls.crt",
+    key: str = f"{TOKEN_SERVER_SIGNER_DIR}/tls.key",
 ) -> dict[str, Any]:
     """cesanta/docker_auth configuration: static users (bcrypt hashes) and their access.
 
