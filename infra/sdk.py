@@ -28,10 +28,18 @@ Everything else uses public APIs. What is used here, and why:
   (``tests/test_offline_runtime.py`` compares both on every resource of every
   committed stack), about three times faster; anything special (secrets,
   assets, resource references, unknowns) still goes to the SDK's own code.
-  Likewise ``rpc.serialize_properties`` is ``serialize_plain`` for a run: a
+  Likewise ``rpc.serialize_properties`` is ``serialize_inputs`` for a run: a
   bag of plain values (what the mock monitor answers with) becomes a
   ``Struct`` without the SDK's per-value coroutines; anything else, or any
   extra argument, is the SDK's own call.
+- ``pulumi.runtime.resource.create_urn`` and ``pulumi.resource.collapse_alias_to_urn``:
+  for every resource the SDK builds a URN it keeps only when there is no
+  monitor, and the URN of each alias (pulumi-kubernetes gives most resources
+  their old API versions as aliases), kept only for engines without alias
+  specs; each through several chained ``Output``s (together about a fifth of
+  a render's CPU). For a run, ``known_urn`` makes a URN of plain strings one
+  known ``Output``, and ``deferred_alias_urn`` computes a type alias's URN
+  when something reads it, with the SDK's own function.
 
 ``tests/test_offline_runtime.py`` and ``tests/test_layers.py`` pin the shapes relied on (the ``RegisterResource``
 request's fields, the mock signatures): when the pinned SDK changes underneath,
@@ -41,9 +49,12 @@ list config keys, an options-aware mock hook).
 
 from __future__ import annotations
 
+import inspect
 import os
 import runpy
 import threading
+import typing
+from collections import abc
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,12 +63,13 @@ from typing import Any
 
 import pulumi
 from google.protobuf import struct_pb2
+from pulumi import _types as pulumi_types
 from pulumi.runtime import config as runtime_config
+from pulumi.runtime import known_types, rpc
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
-from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -280,7 +292,7 @@ def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
 
-#: The SDK's own, for what ``deserialize_struct`` and ``serialize_plain`` hand back to it (and to restore after a run).
+#: The SDK's own, for what ``deserialize_struct`` and ``serialize_inputs`` hand back to it (and to restore after a run).
 _SDK_DESERIALIZE_PROPERTIES = rpc.deserialize_properties
 _SDK_SERIALIZE_PROPERTIES = rpc.serialize_properties
 #: Values the SDK's serialization passes through unchanged (exact types: an enum is a ``str`` subclass, and the SDK
@@ -299,21 +311,214 @@ def _plain(value: Any) -> bool:
     return False
 
 
-async def serialize_plain(inputs: Any, property_deps: dict[str, list[Any]], *args: Any, **kwargs: Any) -> Any:
-    """``rpc.serialize_properties``'s ``Struct`` for a bag of plain values, without a coroutine per value.
+async def serialize_inputs(  # noqa: PLR0917 - the signature of the SDK function it stands in for
+    inputs: Any,
+    property_deps: dict[str, list[Any]],
+    resource_obj: Any = None,
+    input_transformer: Callable[[str], str] | None = None,
+    typ: Any = None,
+    keep_output_values: bool = False,
+    exclude_resource_refs_from_deps: bool = False,
+) -> Any:
+    """``rpc.serialize_properties``'s ``Struct`` and dependencies, walking the values without a coroutine each.
 
-    The SDK passes plain values through as they are (a ``Struct`` then stores
-    numbers as doubles and nested ``None`` as null) and leaves out top-level
-    ``None``; each property depends on nothing.
+    The SDK awaits a coroutine per value and unwraps its type annotation
+    (``typing`` introspection) at every level; every program registration and
+    every mock answer goes through it. Here a bag of plain values (what the
+    mock monitor answers with) is stored as it is, and a program's inputs are
+    walked synchronously by ``_InputWalk``, which does what
+    ``rpc.serialize_property`` does case by case, with each type's metadata
+    looked up once. An ``Output`` not yet resolved is awaited and the walk
+    starts again. Whatever else the walk meets (a resource, an asset, an
+    awaitable, a failed ``Output``, a value the SDK refuses) and any request
+    to keep output values is the SDK's own call, which raises its own errors.
     """
-    if args or kwargs or type(inputs) is not dict or not _plain(inputs):
-        return await _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, *args, **kwargs)
-    struct = struct_pb2.Struct()
-    for key, value in inputs.items():
-        if value is not None:
+    if keep_output_values or exclude_resource_refs_from_deps or type(inputs) is not dict:
+        return await _SDK_SERIALIZE_PROPERTIES(
+            inputs, property_deps, resource_obj, input_transformer, typ, keep_output_values,
+            exclude_resource_refs_from_deps,
+        )  # fmt: skip
+    if input_transformer is None and typ is None and _plain(inputs):
+        struct = struct_pb2.Struct()
+        for key, value in inputs.items():
+            if value is not None:
+                struct[key] = value
+                property_deps[key] = []
+        return struct
+    walk = _InputWalk(input_transformer)
+    try:
+        while True:
+            serialized = walk.properties(inputs, typ)
+            if not walk.pending:
+                break
+            pending = walk.pending
+            walk.undo()
+            for future in pending:
+                await future
+        struct = struct_pb2.Struct()
+        for key, value, _ in serialized:
             struct[key] = value
-            property_deps[key] = []
+    except Exception:  # noqa: BLE001 - the SDK's own call raises the SDK's own error
+        walk.undo()
+        return await _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, resource_obj, input_transformer, typ)
+    for key, _, deps in serialized:
+        property_deps[key] = deps
     return struct
+
+
+class _LeftToSdkError(Exception):
+    """A value ``_InputWalk`` leaves to the SDK's own serialization."""
+
+
+#: ``typing`` introspection results per annotation: pure functions of the (immutable) types, asked once per value by
+#: the SDK. Keyed by the annotation object; an unhashable one is looked up each time.
+_UNWRAPPED: dict[Any, Any] = {}
+_ELEMENT_TYPES: dict[Any, Any] = {}
+_PY_TO_PULUMI_NAMES: dict[Any, dict[str, str]] = {}
+_INPUT_TYPE_TYPES: dict[Any, dict[str, Any]] = {}
+#: Sequences ``rpc.serialize_property`` does not treat as lists.
+_NOT_SEQUENCES = (str, range, memoryview, bytes, bytearray)
+_DICT_TYPES = [dict, typing.Dict, abc.Mapping, typing.Mapping]  # noqa: UP006 - the SDK's own list
+
+
+def _cached(cache: dict[Any, Any], compute: Callable[[Any], Any], key: Any) -> Any:
+    try:
+        return cache[key]
+    except KeyError:
+        value = cache[key] = compute(key)
+        return value
+    except TypeError:
+        return compute(key)
+
+
+class _InputWalk:
+    """One pass over a bag of inputs doing what ``rpc.serialize_property`` does (``keep_output_values`` off).
+
+    Each ``Output`` not yet resolved is noted in ``pending`` (its place left
+    empty): the caller awaits them and walks again. The SDK adds what it finds
+    inside an ``Output``'s value to that ``Output``'s resources; a pass that is
+    walked again takes those additions back (``undo``).
+    """
+
+    def __init__(self, input_transformer: Callable[[str], str] | None) -> None:
+        self.input_transformer = input_transformer
+        self.pending: list[Any] = []
+        self._supports_secrets: bool | None = None
+        self._added: list[tuple[set[Any], list[Any]]] = []
+
+    def properties(self, inputs: dict[str, Any], typ: Any) -> list[tuple[str, Any, list[Any]]]:
+        """``rpc.serialize_properties``: (key, serialized value, dependencies) for each property not serialized to
+        ``None``."""
+        translate = self.input_transformer
+        types: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        if typ is not None:
+            names = _cached(_PY_TO_PULUMI_NAMES, pulumi_types.input_type_py_to_pulumi_names, typ)
+            types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, typ)
+        serialized = []
+        for key, item in inputs.items():
+            name = (names.get(key) or key) if typ is not None else (translate(key) if translate else key)
+            deps: list[Any] = []
+            value = self.value(item, deps, types.get(name))
+            if value is not None:
+                serialized.append((name, value, deps))
+        return serialized
+
+    def value(self, value: Any, deps: list[Any], typ: Any) -> Any:
+        if typ is not None:
+            typ = _cached(_UNWRAPPED, pulumi_types.unwrap_type, typ)
+            if typ is Any:
+                typ = None
+        kind = type(value)
+        if kind in _PLAIN_SCALARS:
+            return value
+        if kind is list or kind is tuple:
+            element = None if typ is None else _cached(_ELEMENT_TYPES, rpc._get_list_element_type, typ)
+            return [self.value(item, deps, element) for item in value]
+        if isinstance(value, abc.Sequence) and not isinstance(value, _NOT_SEQUENCES):
+            raise _LeftToSdkError(value)
+        if known_types.is_unknown(value):
+            return rpc.UNKNOWN
+        if known_types.is_resource(value) or known_types.is_asset(value) or known_types.is_archive(value):
+            raise _LeftToSdkError(value)
+        if inspect.isawaitable(value):
+            raise _LeftToSdkError(value)
+        if known_types.is_output(value):
+            return self._output(value, deps, typ)
+        if pulumi_types.is_input_type(kind):
+            types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, kind)
+            return {
+                key: self.value(item, deps, types.get(key))
+                for key, item in pulumi_types.input_type_to_dict(value).items()
+            }
+        if kind is dict:
+            return self._mapping(value, deps, typ)
+        if isinstance(value, abc.Mapping | struct_pb2.Value) or not rpc.isLegalProtobufValue(value):
+            raise _LeftToSdkError(value)
+        return value
+
+    def _output(self, output: Any, deps: list[Any], typ: Any) -> Any:
+        future = output._data
+        if not future.done():
+            self.pending.append(future)
+            return None
+        data = future.result()  # raises what the Output failed with: the SDK's call then reports it
+        resources = data.resources
+        deps.extend(resources)
+        inner_deps: list[Any] = []
+        value = self.value(None if rpc.contains_unknowns(data.value) else data.value, inner_deps, typ)
+        deps.extend(inner_deps)
+        added = [resource for resource in inner_deps if resource not in resources]
+        if added:
+            resources.update(added)
+            self._added.append((resources, added))
+        if data.is_secret and self._secrets_supported():
+            return {rpc._special_sig_key: rpc._special_secret_sig, "value": value if data.is_known else rpc.UNKNOWN}
+        return value if data.is_known else rpc.UNKNOWN
+
+    def _secrets_supported(self) -> bool:
+        """Asked of the monitor once per walk, where the SDK asks for every secret ``Output``."""
+        if self._supports_secrets is None:
+            self._supports_secrets = bool(
+                pulumi_settings.monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_SECRETS)
+            )
+        return self._supports_secrets
+
+    def _mapping(self, value: dict[Any, Any], deps: list[Any], typ: Any) -> dict[Any, Any]:
+        translate = self.input_transformer
+        names: dict[str, str] | None = None
+        types: dict[str, Any] = {}
+        value_type: Any = None
+        if typ is not None:
+            case = pulumi_types.reduce_discriminated_union(typ, value, pulumi_types._py_name_for)
+            if case is not None:
+                typ = case
+            if pulumi_types.is_input_type(typ):
+                names = _cached(_PY_TO_PULUMI_NAMES, pulumi_types.input_type_py_to_pulumi_names, typ)
+                types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, typ)
+            elif typ is dict or typing.get_origin(typ) in _DICT_TYPES:
+                args = typing.get_args(typ)
+                if len(args) == 2 and args[0] is str:
+                    value_type = args[1]
+                    translate = None
+            else:
+                translate = None
+        serialized = {}
+        for key, item in value.items():
+            if names is None:
+                name = translate(key) if translate is not None else key
+                serialized[name] = self.value(item, deps, value_type)
+            else:
+                name = names.get(key) or key
+                serialized[name] = self.value(item, deps, types.get(name))
+        return serialized
+
+    def undo(self) -> None:
+        """Take back what this pass added to ``Output``s' resources, and start a new pass."""
+        for resources, added in reversed(self._added):
+            resources.difference_update(added)
+        self._added.clear()
+        self.pending = []
 
 
 def deserialize_struct(
@@ -361,24 +566,92 @@ def _deserialize_value(value: Any) -> Any:
     return None  # null_value, or no value at all
 
 
+#: The SDK's own, for what ``known_urn`` and ``deferred_alias_urn`` hand back to it (and to restore after a run).
+_SDK_CREATE_URN = pulumi_resource.create_urn
+_SDK_COLLAPSE_ALIAS_TO_URN = pulumi_resource.collapse_alias_to_urn
+#: Where ``Resource.__init__`` looks ``collapse_alias_to_urn`` up (imported there from ``pulumi.runtime.resource``).
+_RESOURCE_API: Any = pulumi.resource
+
+
+def known_urn(name: Any, type_: Any, parent: Any = None, project: Any = None, stack: Any = None) -> pulumi.Output[str]:
+    """``create_urn``'s URN as one known ``Output`` when every part is a plain string, without its three ``Output``s.
+
+    ``do_register`` builds a URN this way for every resource (kept only when
+    there is no monitor at all) from the parent's URN, already a string: the SDK
+    would chain ``apply``, ``Output.all`` and ``apply``, whose result is the same
+    known, non-secret string with no dependencies. Anything else (a parent
+    resource or ``Output``, an unknown) is the SDK's own call.
+    """
+    parts = (name, type_, parent, project, stack)
+    if any(part is not None and type(part) is not str for part in parts) or rpc.UNKNOWN in parts:
+        return _SDK_CREATE_URN(name, type_, parent, project, stack)
+    if parent is not None:
+        prefix = parent[0 : parent.rfind("::")] + "$"
+    else:
+        stack = pulumi_settings.get_stack() if stack is None else stack
+        project = pulumi_settings.get_project() if project is None else project
+        prefix = "urn:pulumi:" + stack + "::" + project + "::"
+    return pulumi.Output.from_input(prefix + type_ + "::" + name)
+
+
+class _DeferredOutput(pulumi.Output[Any]):
+    """An ``Output`` made by ``make`` when something first reads it, and never made if nothing does."""
+
+    def __init__(self, make: Callable[[], pulumi.Output[Any]]) -> None:  # the Output is made later, not here
+        self._make = make
+
+    @property
+    def _data(self) -> Any:  # type: ignore[override]
+        made = self.__dict__.get("_made")
+        if made is None:
+            made = self.__dict__["_made"] = self._make()
+        return made._data
+
+
+def deferred_alias_urn(alias: Any, name: str, type_: str, parent: Any) -> Any:
+    """``collapse_alias_to_urn``, computed when first read rather than for every resource as it is declared.
+
+    Each resource keeps its aliases' URNs (``Resource._aliases``) only for
+    engines without alias specs: ``prepare_aliases`` then reads a parent's
+    (``all_aliases``). The mock monitor, like the engine, supports alias specs,
+    so nothing reads them, but the SDK computes each one at once through five
+    ``Output``s: pulumi-kubernetes gives every Deployment, Ingress, autoscaler...
+    its old API versions as aliases (2,297 at 200 services). Only such an
+    alias (a type and nothing else, which cannot fail) is deferred; read, it is
+    the SDK's own ``Output``.
+    """
+    if (
+        type(alias) is pulumi.Alias
+        and type(alias.type_) is str
+        and all(vars(alias)[unset] is ... for unset in ("name", "parent", "stack", "project"))
+    ):
+        return _DeferredOutput(lambda: _SDK_COLLAPSE_ALIAS_TO_URN(alias, name, type_, parent))
+    return _SDK_COLLAPSE_ALIAS_TO_URN(alias, name, type_, parent)
+
+
 @contextmanager
 def offline_runtime() -> Iterator[None]:
     """For the length of an offline run, and restored afterwards: the SDK's per-resource Python stack walk (for
-    source positions the mock monitor never reads) switched off, and property structs deserialized by
-    ``deserialize_struct`` and plain ones serialized by ``serialize_plain``."""
+    source positions the mock monitor never reads) switched off, property structs deserialized by
+    ``deserialize_struct`` and plain ones serialized by ``serialize_inputs``, URNs of plain strings built by
+    ``known_urn`` and type aliases' URNs deferred by ``deferred_alias_urn``."""
     if os.environ.get(NO_SPEEDUPS):
         yield
         return
     saved = pulumi_resource._get_stack_trace
     pulumi_resource._get_stack_trace = _no_stack_trace
     rpc.deserialize_properties = deserialize_struct
-    rpc.serialize_properties = serialize_plain
+    rpc.serialize_properties = serialize_inputs
+    pulumi_resource.create_urn = known_urn
+    _RESOURCE_API.collapse_alias_to_urn = deferred_alias_urn
     try:
         yield
     finally:
         pulumi_resource._get_stack_trace = saved
         rpc.deserialize_properties = _SDK_DESERIALIZE_PROPERTIES
         rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
+        pulumi_resource.create_urn = _SDK_CREATE_URN
+        _RESOURCE_API.collapse_alias_to_urn = _SDK_COLLAPSE_ALIAS_TO_URN
 
 
 def run_function(

@@ -16,11 +16,14 @@ import enum
 import gc
 import inspect
 import itertools
+import re
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 from google.protobuf import json_format, struct_pb2
 from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
@@ -30,7 +33,7 @@ from pulumi.runtime.proto import source_pb2
 
 from infra import sdk
 from infra.offline.analyzer import _analyze_request
-from infra.offline.check import Rendered
+from infra.offline.check import Rendered, render, stack_names, stack_path
 from infra.offline.runtime import RecordedResource, bounded_run, recording_monitor
 
 SECRET_SIG = {rpc._special_sig_key: rpc._special_secret_sig}
@@ -109,7 +112,7 @@ def test_plain_bags_serialize_to_the_sdks_struct(rendered_stack: Callable[[str],
     def both(bag: Any) -> tuple[bytes, bytes, dict[str, Any], dict[str, Any]]:
         fast_deps: dict[str, Any] = {}
         sdk_deps: dict[str, Any] = {}
-        fast = loop.run_until_complete(sdk.serialize_plain(bag, fast_deps))
+        fast = loop.run_until_complete(sdk.serialize_inputs(bag, fast_deps))
         slow = loop.run_until_complete(sdk._SDK_SERIALIZE_PROPERTIES(bag, sdk_deps))
         return (
             fast.SerializeToString(deterministic=True),
@@ -126,7 +129,7 @@ def test_plain_bags_serialize_to_the_sdks_struct(rendered_stack: Callable[[str],
         *states,
         {},
         {"a": None, "b": {"c": None, "d": [None, 1, 2.5, True, "x", (1, 2)]}, "e": rpc.UNKNOWN, "f": secret},
-        {"enum": Color.RED, "nested": {"enum": [Color.RED]}},  # not plain: the SDK's own call
+        {"enum": Color.RED, "nested": {"enum": [Color.RED]}},  # not plain: walked
         {"asset": pulumi.StringAsset("hello")},
     ]
     try:
@@ -148,7 +151,7 @@ def test_offline_runtime_deserializes_faster_and_restores_the_sdks_function() ->
     )
     with sdk.offline_runtime():
         assert rpc.deserialize_properties is sdk.deserialize_struct
-        assert rpc.serialize_properties is sdk.serialize_plain
+        assert rpc.serialize_properties is sdk.serialize_inputs
     assert rpc.deserialize_properties is original
     assert rpc.serialize_properties is sdk._SDK_SERIALIZE_PROPERTIES
 
@@ -251,3 +254,229 @@ def test_the_pack_is_sent_a_nested_secret_where_the_sdk_put_it() -> None:
     assert request["registry"] == sent["registry"]  # what rpc.serialize_properties makes of the program's value
     assert request["name"] == "app"
     assert sdk.is_secret(image.inputs["registry"])  # the deserialized view the gate no longer sends
+
+
+class _Echo(sdk.Mocks):
+    def new_resource(self, args: sdk.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", dict(args.inputs)
+
+    def call(self, args: sdk.MockCallArgs) -> tuple[dict[str, Any], None]:
+        return {}, None
+
+
+def _data(output: Any) -> tuple[Any, bool, bool, set[Any]]:
+    return output.value, output.is_known, output.is_secret, output.resources
+
+
+def test_the_urns_the_shim_builds_or_defers_are_read_only_where_the_pinned_sdk_reads_them() -> None:
+    """``create_urn``'s result in ``register_resource`` is used only without a monitor, and ``Resource._aliases``
+    only by ``all_aliases``, which ``prepare_aliases`` calls only for a monitor without alias specs; the mock
+    monitor supports them. A pinned SDK that changes this fails here first."""
+    register = inspect.getsource(pulumi_resource.register_resource)
+    assert "mock_urn = await create_urn(name, ty, resolver.parent_urn).future()" in register
+    assert register.count("mock_urn") == 2 and "if monitor is None:" in register
+    assert "collapse_alias_to_urn(alias, name, t, opts.parent)" in inspect.getsource(pulumi.Resource.__init__)
+    package = Path(inspect.getfile(pulumi)).parent
+    readers = sorted(
+        f"{path.relative_to(package)}: {line.strip()}"
+        for path in package.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if "._aliases" in line
+    )
+    assert readers == [
+        "resource.py: self._aliases = []",
+        "resource.py: self._aliases.append(collapse_alias_to_urn(alias, name, t, opts.parent))",
+        "runtime/resource.py: for parent_alias in parent._aliases:",
+    ]
+    assert "for parent_alias in parent._aliases:" in inspect.getsource(pulumi_resource.all_aliases)
+    prepare = inspect.getsource(pulumi_resource.prepare_aliases)
+    assert prepare.index("if supports_alias_specs:") < prepare.index("else:") < prepare.index("all_aliases(")
+    monitor = pulumi_mocks.MockMonitor(_Echo())
+    feature = monitor.SupportsFeature(type("Request", (), {"id": "aliasSpecs"})())  # type: ignore[no-untyped-call]
+    assert feature.hasSupport
+
+
+def test_urns_of_plain_strings_are_the_sdks_urns() -> None:
+    compared: list[str] = []
+
+    async def program() -> None:
+        parent = pulumi.CustomResource("test:index:Thing", "parent", {})
+        cases: list[tuple[Any, ...]] = [
+            ("web", "kubernetes:apps/v1:Deployment", "urn:pulumi:s::p::my:index:Component::app"),
+            ("web", "kubernetes:apps/v1:Deployment", "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s"),
+            ("web", "kubernetes:apps/v1:Deployment", ""),  # do_register's parent URN for a root resource
+            ("web", "kubernetes:apps/v1:Deployment", None),
+            ("web", "kubernetes:apps/v1:Deployment", None, "other-project", "other-stack"),
+            ("web", "kubernetes:apps/v1:Deployment", parent),  # not plain strings: the SDK's own call
+            (pulumi.Output.secret("web"), "kubernetes:apps/v1:Deployment", None),
+            ("web", "kubernetes:apps/v1:Deployment", rpc.UNKNOWN),
+        ]
+        for case in cases:
+            fast = await sdk.known_urn(*case)._data
+            slow = await sdk._SDK_CREATE_URN(*case)._data
+            assert _data(fast) == _data(slow), case
+            compared.append(str(fast.value))
+
+    sdk.run_function(program, _Echo(), project="p", stack="s")
+    assert compared[0] == "urn:pulumi:s::p::my:index:Component$kubernetes:apps/v1:Deployment::web"
+    assert compared[3] == "urn:pulumi:s::p::kubernetes:apps/v1:Deployment::web"
+    assert compared[5].endswith("test:index:Thing$kubernetes:apps/v1:Deployment::web")
+
+
+def test_type_aliases_urns_are_deferred_and_read_as_the_sdks() -> None:
+    """pulumi-kubernetes's aliases (a type and nothing else) are computed when read, to the SDK's value."""
+    read: list[tuple[Any, Any]] = []
+
+    async def program() -> None:
+        parent = pulumi.ComponentResource("my:index:Component", "app")
+        aliases: list[Any] = [
+            pulumi.Alias(type_="kubernetes:apps/v1beta1:Deployment"),
+            pulumi.Alias(name="old-web"),  # not only a type: the SDK's own Output, made at once
+            "urn:pulumi:s::p::kubernetes:apps/v1:Deployment::older",
+        ]
+        with sdk.offline_runtime():
+            deployment = pulumi.CustomResource(
+                "kubernetes:apps/v1:Deployment", "web", {}, pulumi.ResourceOptions(parent=parent, aliases=aliases)
+            )
+        deferred, named, plain = outputs = list[Any](deployment._aliases)
+        assert type(deferred) is sdk._DeferredOutput and "_made" not in vars(deferred)
+        assert type(named) is pulumi.Output and type(plain) is pulumi.Output
+        for alias, output in zip(aliases, outputs, strict=True):
+            expected = sdk._SDK_COLLAPSE_ALIAS_TO_URN(alias, "web", "kubernetes:apps/v1:Deployment", parent)
+            read.append((_data(await output._data), _data(await expected._data)))
+
+    sdk.run_function(program, _Echo(), project="p", stack="s")
+    assert [fast for fast, _ in read] == [slow for _, slow in read]
+    stack_type = "pulumi:pulumi:Stack$my:index:Component$kubernetes:apps/v1beta1:Deployment"
+    assert read[0][0][0] == f"urn:pulumi:s::p::{stack_type}::web"
+
+
+def test_offline_runtime_builds_urns_faster_and_restores_the_sdks_functions() -> None:
+    with sdk.offline_runtime():
+        assert pulumi_resource.create_urn is sdk.known_urn
+        assert sdk._RESOURCE_API.collapse_alias_to_urn is sdk.deferred_alias_urn
+    assert pulumi_resource.create_urn is sdk._SDK_CREATE_URN
+    assert sdk._RESOURCE_API.collapse_alias_to_urn is sdk._SDK_COLLAPSE_ALIAS_TO_URN
+
+
+def _wire(struct_message: Any) -> tuple[bytes, str]:
+    """A ``Struct``'s bytes and its fields in their own order."""
+    return struct_message.SerializeToString(deterministic=True), repr(json_format.MessageToDict(struct_message))
+
+
+def _dependencies(property_deps: dict[str, list[Any]]) -> list[tuple[str, list[int]]]:
+    return [(key, [id(resource) for resource in deps]) for key, deps in property_deps.items()]
+
+
+def test_every_registration_serializes_to_the_sdks_struct_and_dependencies(monkeypatch: Any) -> None:
+    """Each committed stack's program, every ``serialize_properties`` call made both ways: registrations with their
+    type metadata, component outputs, the mock monitor's answers."""
+    walked = sdk.serialize_inputs
+    compared: list[tuple[Any, ...]] = []
+
+    async def both(inputs: Any, property_deps: dict[str, list[Any]], *args: Any, **kwargs: Any) -> Any:
+        sdk_deps: dict[str, list[Any]] = {}
+        slow = await sdk._SDK_SERIALIZE_PROPERTIES(inputs, sdk_deps, *args, **kwargs)
+        fast = await walked(inputs, property_deps, *args, **kwargs)
+        compared.append((_wire(fast), _wire(slow), _dependencies(property_deps), _dependencies(sdk_deps)))
+        return fast
+
+    monkeypatch.setattr(sdk, "serialize_inputs", both)
+    for name in stack_names():
+        render(stack_path(name))
+    assert len(compared) > 900
+    for fast, slow, fast_deps, sdk_deps in compared:
+        assert fast == slow
+        assert fast_deps == sdk_deps
+
+
+class Tier(enum.StrEnum):
+    GOLD = "gold"
+
+
+def test_inputs_of_every_kind_serialize_as_the_sdk_serializes_them(monkeypatch: Any) -> None:
+    """Typed and untyped, resolved and pending ``Output``s, secrets, unknowns, ``Output``s inside ``Output``s;
+    what the walk leaves to the SDK (resources, assets, failures) gives the SDK's own result or error."""
+    outcomes: list[tuple[str, Any, Any]] = []
+    sdk_serialize = sdk._SDK_SERIALIZE_PROPERTIES
+    left_to_sdk: list[str] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        left_to_sdk.append(outcomes[-1][0] if outcomes else "")
+        return await sdk_serialize(*args, **kwargs)
+
+    monkeypatch.setattr(sdk, "_SDK_SERIALIZE_PROPERTIES", counted)
+
+    async def program() -> None:
+        dependency = pulumi.CustomResource("test:index:Thing", "dependency", {})
+        boom: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        boom.set_exception(ValueError("boom"))
+
+        def failing() -> pulumi.Output[Any]:
+            output = pulumi.Output(set(), boom, boom)
+            output._untrack()  # its failure is this test's, not the run's
+            return output
+
+        metadata: dict[str, Any] = {
+            "name": "web",
+            "labels": {"app": "web", "tier": Tier.GOLD},
+            "namespace": dependency.id,
+        }
+        cases: dict[str, Callable[[], tuple[dict[str, Any], Any]]] = {
+            "typed, snake_case keys translated": lambda: (
+                {
+                    "metadata": k8s.meta.v1.ObjectMetaArgs(**metadata),
+                    "spec": {
+                        "replicas": 2,
+                        "selector": {"match_labels": {"app": "web"}},
+                        "template": {"metadata": metadata, "spec": {"containers": [{"name": "c", "image": "i"}]}},
+                    },
+                },
+                k8s.apps.v1.DeploymentArgs,
+            ),
+            "untyped": lambda: ({"a": [1, 2.5, None, (True, "x")], "b": {"match_labels": None}, "c": None}, None),
+            "pending and resolved outputs": lambda: (
+                {"later": dependency.id.apply(lambda i: f"x-{i}"), "now": pulumi.Output.from_input("now")},
+                None,
+            ),
+            "secrets and unknowns": lambda: (
+                {
+                    "secret": pulumi.Output.secret("s"),
+                    "unknown": pulumi.Output.from_input(Unknown()),  # type: ignore[no-untyped-call]
+                    "unknown secret": pulumi.Output.secret(Unknown()),  # type: ignore[no-untyped-call]
+                    "sentinel": rpc.UNKNOWN,
+                },
+                None,
+            ),
+            "an output inside an output": lambda: (
+                {"outer": pulumi.Output.from_input("x").apply(lambda _: {"inner": dependency.urn})},
+                None,
+            ),
+            "a resource, left to the SDK": lambda: ({"ref": dependency, "name": "n"}, None),
+            "an asset, left to the SDK": lambda: ({"asset": pulumi.StringAsset("hello")}, None),
+            "a failed output": lambda: ({"bad": failing()}, None),
+            "a list where the type says a string": lambda: ({"name": ["a"]}, k8s.meta.v1.ObjectMetaArgs),
+            "a set, which the SDK refuses": lambda: ({"bad": {1, 2}}, None),
+        }
+
+        async def serialize(function: Any, inputs: dict[str, Any], typ: Any) -> Any:
+            deps: dict[str, list[Any]] = {}
+            try:
+                struct_message = await function(inputs, deps, None, None, typ)
+            except Exception as error:  # noqa: BLE001 - compared
+                return type(error), re.sub(r" at 0x[0-9a-f]+", "", str(error))  # object addresses differ
+            return _wire(struct_message), [(key, sorted(str(id(r)) for r in value)) for key, value in deps.items()]
+
+        for name, make in cases.items():  # fresh values each way: the SDK adds to an Output's resources
+            outcomes.append((name, None, None))
+            fast = await serialize(sdk.serialize_inputs, *make())  # first: ``dependency`` is not registered yet
+            slow = await serialize(sdk_serialize, *make())
+            outcomes[-1] = (name, fast, slow)
+
+    sdk.run_function(program, _Echo(), project="p", stack="s")
+    assert len(outcomes) == 10
+    for name, fast, slow in outcomes:
+        assert fast == slow, name
+    errors = {name: fast for name, fast, _ in outcomes if isinstance(fast[0], type)}
+    assert set(errors) == {"a failed output", "a list where the type says a string", "a set, which the SDK refuses"}
+    assert set(left_to_sdk) == {"a resource, left to the SDK", "an asset, left to the SDK", *errors}
