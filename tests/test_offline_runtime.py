@@ -156,28 +156,31 @@ def test_offline_runtime_deserializes_faster_and_restores_the_sdks_function() ->
     assert rpc.serialize_properties is sdk._SDK_SERIALIZE_PROPERTIES
 
 
-def test_a_bounded_run_collects_less_often_and_restores_the_collector() -> None:
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_bounded_run_does_not_collect_on_its_own_and_restores_the_collector() -> None:
     threshold = gc.get_threshold()
     with bounded_run():
-        assert gc.get_threshold()[0] >= 100_000
+        assert gc.get_threshold()[0] == 0
+        cycles = [weakref.ref(_Cycle()) for _ in range(1000)]
+        assert [[] for _ in range(200_000)]  # far past any young threshold
+        assert all(ref() is not None for ref in cycles)
         frozen = gc.get_freeze_count()
         assert frozen > 0
         with bounded_run():  # nested: the outer run keeps control
             assert gc.get_freeze_count() == frozen
-        assert gc.get_threshold()[0] >= 100_000
+        assert gc.get_threshold()[0] == 0
     assert gc.get_threshold() == threshold
     assert gc.get_freeze_count() == 0
 
 
 def test_leaving_a_bounded_run_leaves_its_garbage_to_the_next_full_collection() -> None:
     """The young generations a run filled are not scanned on the way out (a CLI exits right after)."""
-
-    class Cycle:
-        def __init__(self) -> None:
-            self.me = self
-
     with bounded_run():
-        left = [weakref.ref(Cycle()) for _ in range(1000)]  # a run's cyclic garbage
+        left = [weakref.ref(_Cycle()) for _ in range(1000)]  # a run's cyclic garbage
     assert [[] for _ in range(5000)]  # well past the restored young threshold
     assert all(ref() is not None for ref in left)
     gc.collect()
