@@ -527,39 +527,39 @@ def deserialize_struct(
     """``rpc.deserialize_properties``'s values, reading the ``Struct``'s fields directly.
 
     A struct carrying Pulumi's signature key (a secret, asset, archive,
-    resource reference or output value), a non-default flag and the unknown
-    sentinel go to the SDK's own functions; plain values are read as the SDK
-    reads them (numbers stay floats, nulls and unknowns drop out of maps) and
-    a secret inside a map or list makes the whole map or list secret, as the
-    SDK does.
+    resource reference or output value), ``keep_internal`` other than its
+    default and the unknown sentinel go to the SDK's own functions; plain
+    values are read as the SDK reads them (numbers stay floats, nulls and
+    unknowns kept as ``None`` drop out of maps) and a secret inside a map or
+    list makes the whole map or list secret, as the SDK does. ``keep_unknowns``
+    reaches every level, as in the SDK: ``resolve_outputs`` asks for it.
     """
-    # ``keep_unknowns`` False and None mean the same to the SDK: unknowns read as None outside a preview.
-    if keep_unknowns or keep_internal is not True or rpc._special_sig_key in props_struct.fields:
+    if keep_internal is not True or rpc._special_sig_key in props_struct.fields:
         return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
     output = {}
     for key, value in props_struct.fields.items():
-        item = _deserialize_value(value)
+        item = _deserialize_value(value, keep_unknowns)
         if item is not None:
             output[key] = item
     return output
 
 
-def _deserialize_value(value: Any) -> Any:
+def _deserialize_value(value: Any, keep_unknowns: bool | None) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "string_value":
         text = value.string_value
-        return rpc.deserialize_property(text) if text == rpc.UNKNOWN else text
+        return rpc.deserialize_property(text, keep_unknowns) if text == rpc.UNKNOWN else text
     if kind == "number_value":
         return value.number_value
     if kind == "bool_value":
         return value.bool_value
     if kind == "struct_value":
-        props = deserialize_struct(value.struct_value)
+        props = deserialize_struct(value.struct_value, keep_unknowns)
         if isinstance(props, dict) and any(rpc.is_rpc_secret(item) for item in props.values()):
             return rpc.wrap_rpc_secret({key: rpc.unwrap_rpc_secret(item) for key, item in props.items()})
         return props
     if kind == "list_value":
-        items = [_deserialize_value(item) for item in value.list_value.values]
+        items = [_deserialize_value(item, keep_unknowns) for item in value.list_value.values]
         if any(rpc.is_rpc_secret(item) for item in items):
             return rpc.wrap_rpc_secret([rpc.unwrap_rpc_secret(item) for item in items])
         return items

@@ -79,10 +79,12 @@ def struct(value: dict[str, Any]) -> Any:
 def test_the_mock_monitor_sees_the_sdks_values_from_the_faster_deserialization(
     rendered_stack: Callable[[str], Rendered],
 ) -> None:
+    """Both ways ``keep_unknowns`` is asked for: unset by the mock monitor, ``True`` by ``resolve_outputs``."""
     wires = [r.wire_inputs for name in ("dev", "staging", "prod") for r in rendered_stack(name).resources]
     assert len(wires) > 300 and all(wire is not None for wire in wires)
     for wire in wires:
         assert identical(sdk.deserialize_struct(wire), rpc.deserialize_properties(wire))
+        assert identical(sdk.deserialize_struct(wire, True), rpc.deserialize_properties(wire, True))
     secret = {**SECRET_SIG, "value": "hunter2"}
     asset = {rpc._special_sig_key: rpc._special_asset_sig, "text": "hello"}
     cases: list[dict[str, Any]] = [
@@ -93,14 +95,16 @@ def test_the_mock_monitor_sees_the_sdks_values_from_the_faster_deserialization(
         {"top": secret, "asset": asset, "in": {"asset": asset}},
         secret,
     ]
+    cases.append({"unknowns": {"deep": [rpc.UNKNOWN, {"in": rpc.UNKNOWN}]}, "top": rpc.UNKNOWN})
     for case in cases:
         wire = struct(case)
-        assert identical(sdk.deserialize_struct(wire), rpc.deserialize_properties(wire)), case
-    for keep_unknowns in (True, False):
-        assert identical(
-            sdk.deserialize_struct(struct(cases[1]), keep_unknowns=keep_unknowns),
-            rpc.deserialize_properties(struct(cases[1]), keep_unknowns=keep_unknowns),
-        )
+        for keep_unknowns in (None, False, True):
+            assert identical(
+                sdk.deserialize_struct(wire, keep_unknowns=keep_unknowns),
+                rpc.deserialize_properties(wire, keep_unknowns=keep_unknowns),
+            ), (case, keep_unknowns)
+    kept = sdk.deserialize_struct(struct(cases[-1]), keep_unknowns=True)
+    assert isinstance(kept["unknowns"]["deep"][1]["in"], Unknown)
 
 
 def test_plain_bags_serialize_to_the_sdks_struct(rendered_stack: Callable[[str], Rendered]) -> None:
@@ -146,6 +150,7 @@ def test_offline_runtime_deserializes_faster_and_restores_the_sdks_function() ->
     original = rpc.deserialize_properties
     assert "rpc.deserialize_properties(request.object)" in inspect.getsource(pulumi_mocks.MockMonitor.RegisterResource)
     assert "in deserialize_properties(outputs, keep_unknowns).items()" in inspect.getsource(rpc.resolve_outputs)
+    assert "not result_failed," in inspect.getsource(pulumi_resource.register_resource)  # keep_unknowns: True
     assert "_sync_await(rpc.serialize_properties(state, {}))" in inspect.getsource(
         pulumi_mocks.MockMonitor.RegisterResource
     )
