@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ai_platform_policies.kube import Field, MalformedFieldError, label_selector
 from ai_platform_policies.pack import ALL_POLICIES
 from ai_platform_policies.rule import SDK_SIGNALS
 from tests import policy_fixtures as fx
@@ -130,3 +131,46 @@ def test_a_malformed_field_is_a_mandatory_violation_naming_it(mutate: fx.Mutatio
     assert findings, [f.message for f in judge(stack)]
     assert {f.level for f in findings} == {"mandatory"}
     assert not [f for f in judge(stack) if "could not judge" in f.message]
+
+
+def test_a_malformed_budget_selector_is_reported_once_against_the_budget() -> None:
+    """Read once per budget, not once per workload it is compared with; the workload is then uncovered."""
+    stack = fx.compliant_stack()
+    fx.change(":PodDisruptionBudget", "classifier", lambda p: p["spec"]["selector"].update(matchLabels=["app"]))(stack)
+    findings = [f for f in judge(stack) if f.policy == "pdb-covers-multi-replica-workloads"]
+    malformed = [f for f in findings if "matchLabels: expected an object, got a list" in f.message]
+    assert len(malformed) == 1 and malformed[0].urn.endswith(":PodDisruptionBudget::poddisruptionbudget-classifier")
+    assert any("no PodDisruptionBudget selects it" in f.message for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "selected"),
+    [
+        ({"matchLabels": {"app": "web"}}, {"app": "web", "tier": "x"}, True),
+        ({"matchLabels": {"app": "web"}}, {"app": "api"}, False),
+        ({}, {"app": "web"}, True),  # empty selects everything
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}, {"tier": "b"}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}, {"tier": "b"}, False),
+        ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}, {}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "Exists"}]}, {"tier": ""}, True),
+        ({"matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]}, {"tier": ""}, False),
+        (
+            {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "t", "operator": "Exists"}]},
+            {"app": "web"},
+            False,
+        ),
+    ],
+)
+def test_a_label_selector_selects_as_kubernetes_does(
+    selector: dict[str, Any], labels: dict[str, str], selected: bool
+) -> None:
+    parsed = label_selector(Field(selector, "spec.selector"))
+    assert parsed is not None and parsed.selects(labels) is selected
+
+
+def test_an_absent_selector_selects_nothing_and_a_malformed_one_is_refused_whole() -> None:
+    assert label_selector(Field(None, "spec.selector")) is None
+    # Even where matchLabels alone would already rule the labels out.
+    malformed = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "t", "operator": "In", "values": "a"}]}
+    with pytest.raises(MalformedFieldError, match=r"matchExpressions\[0\]\.values: expected a list"):
+        label_selector(Field(malformed, "spec.selector"))

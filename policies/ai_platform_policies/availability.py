@@ -12,14 +12,15 @@ from ai_platform_policies.kube import (
     SCALABLE_TYPES,
     Autoscaler,
     Field,
+    LabelSelector,
     autoscaler,
     containers,
+    label_selector,
     name,
     namespace,
     pod_labels,
     pod_spec,
     replicas,
-    selects,
 )
 from ai_platform_policies.rule import Config, judging, props, resource_rule, stack_rule
 
@@ -168,14 +169,14 @@ def _allows_disruption(pdb: Field, fewest: int) -> bool:
 )
 def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
     hpas = _hpa_targets(args.resources, report)
-    budgets: list[tuple[PolicyResource, str, Field]] = []
+    # Per namespace, in the stack's order; a malformed selector is reported once, against its budget.
+    budgets: dict[str, list[tuple[PolicyResource, LabelSelector | None]]] = {}
     for resource in args.resources:
         if resource.resource_type == "kubernetes:policy/v1:PodDisruptionBudget":
             with judging(resource, report):
                 fields = props(resource)
-                selector = fields.at("spec", "selector")
-                selector.object()
-                budgets.append((resource, namespace(fields), selector))
+                selector = label_selector(fields.at("spec", "selector"))
+                budgets.setdefault(namespace(fields), []).append((resource, selector))
     for resource in args.resources:
         if resource.resource_type not in SCALABLE_TYPES:
             continue
@@ -185,11 +186,9 @@ def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config
                 continue
             ns, kind, workload = _workload_key(resource)
             labels = pod_labels(resource.resource_type, props(resource))
-            covering = []
-            for budget, budget_ns, selector in budgets:
-                with judging(budget, report):
-                    if budget_ns == ns and selects(selector, labels):
-                        covering.append(budget)
+            covering = [
+                budget for budget, selector in budgets.get(ns, []) if selector is not None and selector.selects(labels)
+            ]
             if not covering:
                 report(
                     f"{kind} {ns}/{workload} can run {most} replicas but no PodDisruptionBudget selects it.",

@@ -352,25 +352,40 @@ def name(props: Field, fallback: str) -> str:
     return props.at("metadata", "name").string() or fallback
 
 
-def selects(selector: Field, labels: Mapping[str, str]) -> bool:
-    """Whether a LabelSelector (matchLabels and matchExpressions) selects ``labels``; absent selects nothing."""
+class LabelSelector:
+    """A LabelSelector (matchLabels and matchExpressions), read and checked once, to match many label sets."""
+
+    __slots__ = ("expressions", "match_labels")
+
+    def __init__(self, selector: Field) -> None:
+        """Raises ``MalformedFieldError`` for the first field that is not what a LabelSelector holds."""
+        self.match_labels = tuple(selector["matchLabels"].string_map().items())
+        self.expressions = tuple(
+            (expression["key"].string() or "", expression["operator"].string(), expression["values"].strings())
+            for expression in selector["matchExpressions"].objects()
+        )
+
+    def selects(self, labels: Mapping[str, str]) -> bool:
+        for key, value in self.match_labels:
+            if labels.get(key) != value:
+                return False
+        for label, operator, values in self.expressions:
+            if operator == "In" and labels.get(label) not in values:
+                return False
+            if operator == "NotIn" and labels.get(label) in values:
+                return False
+            if operator == "Exists" and label not in labels:
+                return False
+            if operator == "DoesNotExist" and label in labels:
+                return False
+        return True
+
+
+def label_selector(selector: Field) -> LabelSelector | None:
+    """The selector, checked whole (``MalformedFieldError`` otherwise); ``None`` when absent: it selects nothing."""
     if selector.object() is None:
-        return False
-    for key, value in selector["matchLabels"].string_map().items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector["matchExpressions"].objects():
-        label, operator = expression["key"].string() or "", expression["operator"].string()
-        values = expression["values"].strings()
-        if operator == "In" and labels.get(label) not in values:
-            return False
-        if operator == "NotIn" and labels.get(label) in values:
-            return False
-        if operator == "Exists" and label not in labels:
-            return False
-        if operator == "DoesNotExist" and label in labels:
-            return False
-    return True
+        return None
+    return LabelSelector(selector)
 
 
 def replicas(props: Field) -> int | None:

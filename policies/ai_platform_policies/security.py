@@ -9,15 +9,16 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, StackValidati
 from ai_platform_policies.kube import (
     HELM_RELEASE_TYPES,
     Field,
+    LabelSelector,
     containers,
     describe,
     is_cluster_scoped,
     is_workload,
+    label_selector,
     name,
     namespace,
     pod_labels,
     pod_spec,
-    selects,
 )
 from ai_platform_policies.rule import Config, judging, props, resource_rule, stack_rule
 
@@ -253,15 +254,15 @@ def no_external_services(args: ResourceValidationArgs, config: Config, report: R
     remediation="Declare a NetworkPolicy in the workload's namespace whose podSelector matches its pod labels.",
 )
 def network_policy_coverage(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
-    policies: list[tuple[str, Field]] = []
+    # Per namespace; a malformed selector is reported once, against its policy.
+    selectors: dict[str, list[LabelSelector | None]] = {}
     for resource in args.resources:
         if resource.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
             with judging(resource, report):
                 fields = props(resource)
-                selector = fields.at("spec", "podSelector")
-                # An empty podSelector selects every pod in the namespace; a missing one is invalid.
-                selects(selector, {})
-                policies.append((namespace(fields), selector))
+                # An empty podSelector selects every pod in the namespace; a missing one selects nothing.
+                selector = label_selector(fields.at("spec", "podSelector"))
+                selectors.setdefault(namespace(fields), []).append(selector)
     for resource in args.resources:
         if not is_workload(resource.resource_type):
             continue
@@ -269,7 +270,7 @@ def network_policy_coverage(args: StackValidationArgs, config: Config, report: R
             fields = props(resource)
             ns = namespace(fields)
             labels = pod_labels(resource.resource_type, fields)
-            if not any(policy_ns == ns and selects(selector, labels) for policy_ns, selector in policies):
+            if not any(selector is not None and selector.selects(labels) for selector in selectors.get(ns, [])):
                 kind = resource.resource_type.rsplit(":", 1)[-1]
                 report(f"no NetworkPolicy selects the pods of {kind} {ns}/{name(fields, resource.name)}.", resource.urn)
 
