@@ -40,6 +40,12 @@ Everything else uses public APIs. What is used here, and why:
   a render's CPU). For a run, ``known_urn`` makes a URN of plain strings one
   known ``Output``, and ``deferred_alias_urn`` computes a type alias's URN
   when something reads it, with the SDK's own function.
+- ``pulumi.runtime.rpc.translate_output_properties`` and
+  ``pulumi._types.resource_types``: every registration's outputs are
+  translated value by value with an error path object each, and the resource
+  class's type hints are computed again each time. For a run,
+  ``translate_outputs`` walks the same cases without the paths (an error is
+  the SDK's own call) and ``resource_types`` is computed once per class.
 
 ``tests/test_offline_runtime.py`` and ``tests/test_layers.py`` pin the shapes relied on (the ``RegisterResource``
 request's fields, the mock signatures): when the pinned SDK changes underneath,
@@ -49,6 +55,7 @@ list config keys, an options-aware mock hook).
 
 from __future__ import annotations
 
+import enum
 import inspect
 import os
 import runpy
@@ -432,9 +439,19 @@ class _InputWalk:
         kind = type(value)
         if kind in _PLAIN_SCALARS:
             return value
+        # The common exact types first: none of them is anything the checks below look for before them.
+        if kind is dict:
+            return self._mapping(value, deps, typ)
         if kind is list or kind is tuple:
             element = None if typ is None else _cached(_ELEMENT_TYPES, rpc._get_list_element_type, typ)
             return [self.value(item, deps, element) for item in value]
+        if kind is pulumi.Output:
+            return self._output(value, deps, typ)
+        return self._other(value, deps, typ)
+
+    def _other(self, value: Any, deps: list[Any], typ: Any) -> Any:
+        """Every other case, in ``rpc.serialize_property``'s order."""
+        kind = type(value)
         if isinstance(value, abc.Sequence) and not isinstance(value, _NOT_SEQUENCES):
             raise _LeftToSdkError(value)
         if known_types.is_unknown(value):
@@ -451,8 +468,6 @@ class _InputWalk:
                 key: self.value(item, deps, types.get(key))
                 for key, item in pulumi_types.input_type_to_dict(value).items()
             }
-        if kind is dict:
-            return self._mapping(value, deps, typ)
         if isinstance(value, abc.Mapping | struct_pb2.Value) or not rpc.isLegalProtobufValue(value):
             raise _LeftToSdkError(value)
         return value
@@ -566,6 +581,104 @@ def _deserialize_value(value: Any, keep_unknowns: bool | None) -> Any:
     return None  # null_value, or no value at all
 
 
+#: The SDK's own, for what ``translate_outputs`` and ``resource_types`` hand back to it (and to restore after a run).
+_SDK_TRANSLATE_OUTPUT_PROPERTIES = rpc.translate_output_properties
+_SDK_RESOURCE_TYPES = pulumi_types.resource_types
+_UNWRAPPED_OPTIONAL: dict[Any, Any] = {}
+_RESOURCE_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def resource_types(resource_cls: type) -> dict[str, Any]:
+    """``_types.resource_types``, computed once per class (it runs ``typing.get_type_hints`` on every call)."""
+    types = _RESOURCE_TYPES.get(resource_cls)
+    if types is None:
+        types = _RESOURCE_TYPES[resource_cls] = _SDK_RESOURCE_TYPES(resource_cls)
+    return dict(types)
+
+
+def translate_outputs(  # noqa: PLR0917 - the signature of the SDK function it stands in for
+    output: Any,
+    output_transformer: Callable[[str], str],
+    typ: Any = None,
+    transform_using_type_metadata: bool = False,
+    path: Any = None,
+    return_none_on_dict_type_mismatch: bool = False,
+) -> Any:
+    """``rpc.translate_output_properties``'s result, with each type's metadata looked up once.
+
+    The SDK builds an error path object and unwraps the type annotation at
+    every value of every registration's outputs; the paths only ever reach an
+    error message. This walks the same cases in the same order without them;
+    whatever raises (a type the value does not match) is the SDK's own call,
+    which raises its own error with its path.
+    """
+    try:
+        return _translate(
+            output, output_transformer, typ, transform_using_type_metadata, return_none_on_dict_type_mismatch
+        )
+    except Exception:  # noqa: BLE001 - the SDK's own call raises the SDK's own error
+        return _SDK_TRANSLATE_OUTPUT_PROPERTIES(
+            output, output_transformer, typ, transform_using_type_metadata, path, return_none_on_dict_type_mismatch
+        )
+
+
+def _translate(
+    output: Any, transformer: Callable[[str], str], typ: Any, by_metadata: bool, none_on_mismatch: bool
+) -> Any:
+    if rpc.is_rpc_secret(output):
+        inner = _translate(rpc.unwrap_rpc_secret(output), transformer, typ, by_metadata, none_on_mismatch)
+        return rpc.wrap_rpc_secret(inner)
+    if typ:
+        typ = _cached(_UNWRAPPED_OPTIONAL, pulumi_types.unwrap_optional_type, typ)
+    if typ is Any:
+        typ = None
+    if isinstance(output, dict):
+        return _translate_dict(output, transformer, typ, by_metadata, none_on_mismatch)
+    if isinstance(output, list):
+        element = _cached(_ELEMENT_TYPES, rpc._get_list_element_type, typ) if typ is not None else None
+        return [_translate(item, transformer, element, by_metadata, none_on_mismatch) for item in output]
+    if typ and isinstance(output, int | float | str) and inspect.isclass(typ) and issubclass(typ, enum.Enum):
+        return typ(output)
+    if isinstance(output, float) and typ is int:
+        return int(output)
+    return output
+
+
+def _translate_dict(
+    output: dict[str, Any], transformer: Callable[[str], str], typ: Any, by_metadata: bool, none_on_mismatch: bool
+) -> Any:
+    if typ is not None and pulumi_types.is_discriminated_union(typ):
+        typ = pulumi_types.reduce_discriminated_union(typ, output, lambda _, name: name)
+    translate = transformer
+    value_type: Any = None
+    if typ is not None:
+        if pulumi_types.is_output_type(typ):
+            types = pulumi_types.output_type_types(typ)
+            values = {
+                key: _translate(item, transformer, types.get(key), by_metadata, none_on_mismatch)
+                for key, item in output.items()
+            }
+            return pulumi_types.output_type_from_dict(typ, values)
+        if typ is dict or typing.get_origin(typ) in _DICT_TYPES:
+            args = typing.get_args(typ)
+            if len(args) == 2 and args[0] is str:
+                value_type = args[1]
+                if by_metadata:
+                    translate = _same
+        elif none_on_mismatch:
+            return None
+        else:
+            raise _LeftToSdkError(output)  # the SDK's AssertionError, with its path
+    return {
+        translate(key): _translate(item, transformer, value_type, by_metadata, none_on_mismatch)
+        for key, item in output.items()
+    }
+
+
+def _same(key: str) -> str:
+    return key
+
+
 #: The SDK's own, for what ``known_urn`` and ``deferred_alias_urn`` hand back to it (and to restore after a run).
 _SDK_CREATE_URN = pulumi_resource.create_urn
 _SDK_COLLAPSE_ALIAS_TO_URN = pulumi_resource.collapse_alias_to_urn
@@ -644,6 +757,8 @@ def offline_runtime() -> Iterator[None]:
     rpc.serialize_properties = serialize_inputs
     pulumi_resource.create_urn = known_urn
     _RESOURCE_API.collapse_alias_to_urn = deferred_alias_urn
+    rpc.translate_output_properties = translate_outputs
+    pulumi_types.resource_types = resource_types
     try:
         yield
     finally:
@@ -652,6 +767,8 @@ def offline_runtime() -> Iterator[None]:
         rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
         pulumi_resource.create_urn = _SDK_CREATE_URN
         _RESOURCE_API.collapse_alias_to_urn = _SDK_COLLAPSE_ALIAS_TO_URN
+        rpc.translate_output_properties = _SDK_TRANSLATE_OUTPUT_PROPERTIES
+        pulumi_types.resource_types = _SDK_RESOURCE_TYPES
 
 
 def run_function(

@@ -24,6 +24,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import pytest
 from google.protobuf import json_format, struct_pb2
 from pulumi.output import Unknown
 from pulumi.runtime import mocks as pulumi_mocks
@@ -488,3 +489,58 @@ def test_inputs_of_every_kind_serialize_as_the_sdk_serializes_them(monkeypatch: 
     errors = {name: fast for name, fast, _ in outcomes if isinstance(fast[0], type)}
     assert set(errors) == {"a failed output", "a list where the type says a string", "a set, which the SDK refuses"}
     assert set(left_to_sdk) == {"a resource, left to the SDK", "an asset, left to the SDK", *errors}
+
+
+def test_every_registrations_outputs_translate_as_the_sdk_translates_them(monkeypatch: Any) -> None:
+    """Each committed stack's program, every ``translate_output_properties`` call made both ways (output types,
+    typed dicts, enums, secrets), and ``resource_types`` asked once per class."""
+    compared: list[tuple[Any, Any]] = []
+    translate, types = sdk.translate_outputs, sdk.resource_types
+
+    def both(*args: Any, **kwargs: Any) -> Any:
+        fast = translate(*args, **kwargs)
+        compared.append((fast, sdk._SDK_TRANSLATE_OUTPUT_PROPERTIES(*args, **kwargs)))
+        return fast
+
+    def types_both(resource_cls: type) -> dict[str, Any]:
+        fast = types(resource_cls)
+        assert fast == sdk._SDK_RESOURCE_TYPES(resource_cls)
+        return fast
+
+    monkeypatch.setattr(sdk, "translate_outputs", both)
+    monkeypatch.setattr(sdk, "resource_types", types_both)
+    for name in stack_names():
+        render(stack_path(name))
+    assert len(compared) > 3000
+    assert any(type(fast).__module__.startswith("pulumi_kubernetes") for fast, _ in compared)  # output types built
+    for fast, slow in compared:
+        assert identical(fast, slow)
+
+
+def test_outputs_of_every_kind_translate_as_the_sdk_translates_them() -> None:
+    transform = str.upper
+    cases: list[tuple[Any, ...]] = [
+        ({"a": {"b": [1.0, "x"]}}, transform, None),
+        ({"a": {"b": 1.0}}, transform, dict[str, int], True),  # user dict: keys kept, values cast
+        ({**SECRET_SIG, "value": {"k": "v"}}, transform, None),
+        ("gold", transform, Tier),
+        (3.0, transform, int),
+        ([1.0, 2.0], transform, list[int]),
+        (
+            {"replicas": 2.0, "selector": {"matchLabels": {"a": "b"}}},
+            transform,
+            k8s.apps.v1.outputs.DeploymentSpec,
+            True,
+        ),
+        ({"a": 1}, transform, str),  # a dict where the type says a string: the SDK's error
+        ({"a": 1}, transform, str, False, None, True),  # ... or None when asked for
+        (Unknown(), transform, str),  # type: ignore[no-untyped-call]
+    ]
+    for case in cases:
+        try:
+            slow = sdk._SDK_TRANSLATE_OUTPUT_PROPERTIES(*case)
+        except AssertionError as error:
+            with pytest.raises(AssertionError, match=re.escape(str(error))):
+                sdk.translate_outputs(*case)
+            continue
+        assert identical(sdk.translate_outputs(*case), slow), case
