@@ -10,14 +10,16 @@ import inspect
 import math
 import os
 import re
+import struct
 from collections.abc import Callable, Iterator
 from importlib import metadata
+from random import Random
 from typing import Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, deserialize, proxy
+from pulumi_policy import EnforcementLevel, StackValidationPolicy, deserialize, proxy
 from pulumi_policy import policy as policy_module
 
 from ai_platform_policies import policy_sdk
@@ -79,13 +81,61 @@ def conversions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     yield calls
 
 
-def test_each_resource_is_converted_once_per_analyze_call(conversions: list[Any]) -> None:
-    """Once, whether a policy reads its properties or none does (a Namespace, for the resource rules)."""
+def test_each_resource_is_converted_at_most_once_per_analyze_call(conversions: list[Any]) -> None:
+    """Once if a policy reads its properties; not at all if none does (a Namespace, for the resource rules) and the
+    SDK could not refuse it."""
     servicer = _servicer()
+    unread = 0
     for request in _requests():
         conversions.clear()
         servicer.Analyze(request, None)
-        assert conversions == [request.properties]
+        assert conversions in ([request.properties], [])
+        unread += not conversions
+    assert unread > 0
+
+
+def test_the_stack_call_turns_each_resources_options_and_provider_into_the_sdks_objects_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``AnalyzeStack`` asks for them for every resource and every stack policy."""
+    asked: list[Any] = []
+    real = policy_sdk._once_per_request
+    monkeypatch.setattr(SERVICER, "_get_resource_options", real(lambda self, request: asked.append(request)))
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=r.properties)
+            for r in _requests()
+        ]
+    )
+    _servicer().AnalyzeStack(stack, None)
+    assert len(asked) == len(stack.resources)
+    assert sum(isinstance(policy, StackValidationPolicy) for policy in ALL_POLICIES) > 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, -math.nan, math.inf, -math.inf, struct.unpack("<d", b"\x01\x00\x00\x00\x00\x00\xf8\x7f")[0]],
+    ids=["nan", "negative-nan", "inf", "negative-inf", "payload-nan"],
+)
+def test_a_non_finite_number_anywhere_may_be_refused(value: float) -> None:
+    shallow: dict[str, Any] = {"n": value}
+    deep: dict[str, Any] = {"a": {"b": [1, {"c": value}]}}
+    for fields in (shallow, deep):
+        message = struct_pb2.Struct()
+        message.update(fields)
+        assert policy_sdk._could_be_refused(message)
+
+
+def test_only_what_the_sdk_could_refuse_is_converted_when_unread() -> None:
+    random = Random(7)
+    finite = [random.uniform(-1e300, 1e300) for _ in range(2000)] + [0.0, -0.0, 1.0, 5e-324, 1.7976931348623157e308]
+    plain = struct_pb2.Struct()
+    plain.update({"numbers": finite, "text": "hello", "flag": True, "none": None, "nested": {"list": [{"x": 1}]}})
+    assert not policy_sdk._could_be_refused(plain)
+    signed = struct_pb2.Struct()
+    signed.update({"deep": [{deserialize.SPECIAL_SIG_KEY: deserialize.SPECIAL_SECRET_SIG, "value": "x"}]})
+    assert policy_sdk._could_be_refused(signed)
+    assert policy_sdk._could_be_refused(struct_pb2.Value(string_value="not a Struct"))
 
 
 def test_the_servicer_hands_every_conversion_straight_to_deserialize_and_proxy() -> None:
@@ -111,13 +161,14 @@ def test_a_view_reads_as_the_sdks_proxy_and_is_built_only_when_read(conversions:
     conversions.clear()
     view = policy_sdk._View(message)
     assert isinstance(view, proxy._DictProxy)
-    assert conversions == []
+    assert view.get("missing") is None
+    assert "missing" not in view
+    assert conversions == []  # an absent key is answered from the message
     assert view["metadata"]["labels"]["app"] == "web"
     assert view["spec"]["ports"][0]["port"] == 80
     assert view["password"] == "x"
     assert sorted(view) == sorted(plain)
     assert len(view) == len(plain)
-    assert view.get("missing") is None
     assert "spec" in view
     assert deserialize.serialize_properties(view) == deserialize.serialize_properties(plain)
     assert conversions == [message]

@@ -18,7 +18,15 @@ What is used here, and why (each worth raising upstream):
   the whole call), and the runtime settings once per thread for a given
   environment. The policies of one call then share one read-only view of a
   resource: the pack's rules never write to ``props``
-  (``tests/test_pack_sdk_shim.py`` runs every rule with writes refused).
+  (``tests/test_pack_sdk_shim.py`` runs every rule with writes refused). A
+  view answers a key the message does not hold without being built (the
+  budget asks every resource for a ``footprint`` only components have), and
+  a message no policy read is converted at the end of the call only if a
+  scan of its bytes says the SDK could refuse it (a NaN or infinite number,
+  Pulumi's signature key), to fail the call as the SDK would.
+- ``_get_resource_options`` and ``_get_provider_resource``: ``AnalyzeStack``
+  turns every resource's options and provider into the SDK's objects again
+  for every stack policy; ``install`` makes that once per call.
 
 ``tests/test_pack_sdk_shim.py`` pins the shapes relied on; when the pinned
 ``pulumi_policy`` changes underneath, it fails first.
@@ -28,11 +36,12 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi_policy import StackValidationArgs, deserialize, proxy
 from pulumi_policy import policy as policy_module
 from pulumi_policy.proxy import UnknownValueError
@@ -91,6 +100,8 @@ class _View(proxy._DictProxy):
         return self._view is not None
 
     def __getitem__(self, key: Any) -> Any:
+        if self._view is None and type(key) is str and key != "__target" and key not in self._message.fields:
+            raise KeyError(key)  # absent from the message, so from the view: nothing to build to say so
         return self._built()[key]
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -159,18 +170,53 @@ def _remembering(method: Callable[..., Any]) -> Callable[..., Any]:
     def call(self: Any, request: Any, context: Any) -> Any:
         memo: dict[int, _Unread] = {}
         _local.memo = memo
+        _local.per_request = {}
         try:
             response = method(self, request, context)
             # What the SDK refuses while converting (NaN, a malformed secret) fails the call as it did when every
             # message was converted up front, also when no policy read it; nothing of it is kept.
             for unread in memo.values():
-                if unread.view is None or not unread.view.built():
+                if (unread.view is None or not unread.view.built()) and _could_be_refused(unread.message):
                     _deserialize_properties(_message_to_dict(unread.message))
             return response
         finally:
             _local.memo = None
+            _local.per_request = None
 
     return call
+
+
+#: How a NaN or infinite ``Value.number_value`` (field 2, a fixed 64-bit double) is encoded: its exponent bits set.
+_NON_FINITE_NUMBER = re.compile(rb"\x11[\s\S]{6}[\xf0-\xff][\x7f\xff]")
+_SIGNATURE = deserialize.SPECIAL_SIG_KEY.encode()
+
+
+def _could_be_refused(message: Any) -> bool:
+    """Whether converting a message could fail: ``MessageToDict`` refuses only NaN and infinite numbers, and
+    ``deserialize_properties`` only what carries Pulumi's signature key. A scan of its bytes: it may say yes
+    wrongly (then the message is converted), never no."""
+    if not isinstance(message, struct_pb2.Struct):
+        return True
+    data = message.SerializeToString()
+    return _SIGNATURE in data or _NON_FINITE_NUMBER.search(data) is not None
+
+
+def _once_per_request(method: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A servicer step that turns one request's options or provider into the SDK's objects, once per call:
+    ``AnalyzeStack`` asks again for every resource and every stack policy."""
+
+    @functools.wraps(method)
+    def once(self: Any, request: Any) -> Any:
+        memo: dict[tuple[str, int], tuple[Any, Any]] | None = getattr(_local, "per_request", None)
+        if memo is None:
+            return method(self, request)
+        key = (method.__name__, id(request))
+        known = memo.get(key)
+        if known is None or known[0] is not request:  # the request is kept, so its id is not reused
+            known = memo[key] = (request, method(self, request))
+        return known[1]
+
+    return once
 
 
 def _once_per_environment(method: Callable[[Any], None]) -> Callable[[Any], None]:
@@ -202,6 +248,8 @@ def install() -> None:
     servicer._configure_runtime_settings = _once_per_environment(  # type: ignore[method-assign]
         servicer._configure_runtime_settings
     )
+    servicer._get_resource_options = _once_per_request(servicer._get_resource_options)  # type: ignore[method-assign,assignment]
+    servicer._get_provider_resource = _once_per_request(servicer._get_provider_resource)  # type: ignore[method-assign,assignment]
     servicer._ai_platform_installed = True  # type: ignore[attr-defined]
 
 
