@@ -2,7 +2,9 @@
 
 The schemas are the strict ones shipped by ``kubernetes-validate`` (unknown
 fields are errors). Validators are built once per (Kubernetes version, kind)
-and reused, so checking a large stack costs one schema load per kind.
+and reused, so checking a large stack costs one schema load per kind. Each
+comes with a compiled yes/no check (``schema_check``): a manifest it passes
+has no errors, and only the others go through ``jsonschema`` for the list.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
+
+from infra.offline.schema_check import Check, compile_check
 
 _SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 #: CRD schemas of the custom resources the platform declares, at the chart versions it pins.
@@ -74,6 +78,9 @@ def has_crd_schema(kind: str, api_version: str) -> bool:
 
 
 def _errors(validator: Any, manifest: dict[str, Any], label: str) -> list[SchemaError]:
+    check = _CHECKS.get(id(validator))
+    if check is not None and check(manifest):
+        return []  # what jsonschema would say of a valid manifest, without its walk
     return [
         SchemaError(label, _json_path(error.absolute_path), error.message)
         for error in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
@@ -90,7 +97,19 @@ def _custom_validator(kind: str, api_version: str) -> jsonschema.protocols.Valid
     path = _custom_schema_file(kind, api_version)
     if not path.exists():
         return None
-    return jsonschema.Draft7Validator(json.loads(path.read_text()))
+    return _with_check(jsonschema.Draft7Validator, json.loads(path.read_text()))
+
+
+#: The compiled yes/no check of each validator built here (``schema_check``), by the validator's identity.
+_CHECKS: dict[int, Check | None] = {}
+
+
+def _with_check(
+    validator_class: Any, schema: dict[str, Any], registry: Registry[Any] | None = None
+) -> jsonschema.protocols.Validator:
+    validator = validator_class(schema) if registry is None else validator_class(schema, registry=registry)
+    _CHECKS[id(validator)] = compile_check(validator_class, schema, registry)  # validators are cached: kept alive
+    return validator
 
 
 def _schema_file(kubernetes_version: str, kind: str, api_version: str) -> Path:
@@ -117,7 +136,7 @@ def _validator(kubernetes_version: str, kind: str, api_version: str) -> jsonsche
         return None
     schema = json.loads(path.read_text())
     registry = Resource.from_contents(schema) @ _registry(kubernetes_version)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
+    return _with_check(jsonschema.Draft202012Validator, schema, registry)
 
 
 def _json_path(parts: Any) -> str:
