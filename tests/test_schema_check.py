@@ -21,6 +21,7 @@ import pytest
 from infra.offline import schema
 from infra.offline.check import Rendered
 from infra.offline.schema_check import TYPES, compile_check
+from infra.sdk import NO_SPEEDUPS
 
 #: Values a mutation puts in place of a field.
 ODD_VALUES: list[Any] = [
@@ -164,3 +165,23 @@ def test_the_type_predicates_are_jsonschemas() -> None:
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER
     for name, value in itertools.product(TYPES, [*ODD_VALUES, float("nan"), float("inf"), -0.0, 10**30]):
         assert TYPES[name](value) == checker.is_type(value, name), (name, value)
+
+
+def test_without_speed_ups_every_manifest_goes_to_jsonschema(
+    monkeypatch: pytest.MonkeyPatch, manifests: list[tuple[dict[str, Any], str]]
+) -> None:
+    """The benchmark's comparison run (``AI_PLATFORM_NO_SPEEDUPS``) shows the check changes no result."""
+    body, version = manifests[0]
+    validator, _ = _validator_and_check(body, version)
+    asked: list[Any] = []
+
+    def check(manifest: Any) -> bool:
+        asked.append(manifest)
+        return True
+
+    monkeypatch.setitem(schema._CHECKS, id(validator), check)
+    assert schema.validate_manifest(body, version, "m.yaml") == []
+    assert asked == [body]
+    monkeypatch.setenv(NO_SPEEDUPS, "1")
+    assert schema.validate_manifest(body, version, "m.yaml") == []
+    assert asked == [body]

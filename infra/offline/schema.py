@@ -10,6 +10,7 @@ has no errors, and only the others go through ``jsonschema`` for the list.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from infra.offline.schema_check import Check, compile_check
+from infra.sdk import NO_SPEEDUPS
 
 _SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 #: CRD schemas of the custom resources the platform declares, at the chart versions it pins.
@@ -79,7 +81,7 @@ def has_crd_schema(kind: str, api_version: str) -> bool:
 
 def _errors(validator: Any, manifest: dict[str, Any], label: str) -> list[SchemaError]:
     check = _CHECKS.get(id(validator))
-    if check is not None and check(manifest):
+    if check is not None and not os.environ.get(NO_SPEEDUPS) and check(manifest):
         return []  # what jsonschema would say of a valid manifest, without its walk
     return [
         SchemaError(label, _json_path(error.absolute_path), error.message)
