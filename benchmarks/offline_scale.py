@@ -20,8 +20,10 @@ prod's text-classifier with distinct names) and, in a fresh process per size:
   runtime.
 
 Up to ``--compare-max`` services it also runs the command with
-``AI_PLATFORM_NO_SPEEDUPS=1`` (the SDK's stack walk, default GC, the pack's
-servicer as pulumi-policy wrote it) and from the cache, and asserts that
+``AI_PLATFORM_NO_SPEEDUPS=1`` (the SDK's own stack walk, serialization,
+URNs and output translation, default GC, the pack's servicer as
+pulumi-policy wrote it, ``jsonschema`` for every manifest) and from the
+cache, and asserts that
 manifests, ``resources.json`` and the findings are byte for byte the same.
 
 Targets: a cold 200-service ``check`` no slower than checkov (ratio <= 1.0);
