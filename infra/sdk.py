@@ -355,13 +355,11 @@ async def serialize_inputs(  # noqa: PLR0917 - the signature of the SDK function
     walk = _InputWalk(input_transformer)
     try:
         while True:
-            serialized = walk.properties(inputs, typ)
-            if not walk.pending:
+            try:
+                serialized = walk.properties(inputs, typ)
                 break
-            pending = walk.pending
-            walk.undo()
-            for future in pending:
-                await future
+            except _PendingError as pending:
+                await pending.future  # where the SDK awaits it: everything walked before it is done
         struct = struct_pb2.Struct()
         for key, value, _ in serialized:
             struct[key] = value
@@ -377,40 +375,52 @@ class _LeftToSdkError(Exception):
     """A value ``_InputWalk`` leaves to the SDK's own serialization."""
 
 
+class _PendingError(Exception):
+    """The walk reached an ``Output`` not yet resolved: the SDK would await it here."""
+
+    def __init__(self, future: Any) -> None:
+        super().__init__()
+        self.future = future
+
+
 #: ``typing`` introspection results per annotation: pure functions of the (immutable) types, asked once per value by
-#: the SDK. Keyed by the annotation object; an unhashable one is looked up each time.
-_UNWRAPPED: dict[Any, Any] = {}
-_ELEMENT_TYPES: dict[Any, Any] = {}
-_PY_TO_PULUMI_NAMES: dict[Any, dict[str, str]] = {}
-_INPUT_TYPE_TYPES: dict[Any, dict[str, Any]] = {}
+#: the SDK. Keyed by the annotation's identity, not equality: ``Union`` compares equal whatever its members' order,
+#: which ``unwrap_type`` reads. Each entry keeps its annotation, so the identity is not reused.
+_UNWRAPPED: dict[int, tuple[Any, Any]] = {}
+_ELEMENT_TYPES: dict[int, tuple[Any, Any]] = {}
+_PY_TO_PULUMI_NAMES: dict[int, tuple[Any, Any]] = {}
+_INPUT_TYPE_TYPES: dict[int, tuple[Any, Any]] = {}
 #: Sequences ``rpc.serialize_property`` does not treat as lists.
 _NOT_SEQUENCES = (str, range, memoryview, bytes, bytearray)
 _DICT_TYPES = [dict, typing.Dict, abc.Mapping, typing.Mapping]  # noqa: UP006 - the SDK's own list
 
 
-def _cached(cache: dict[Any, Any], compute: Callable[[Any], Any], key: Any) -> Any:
-    try:
-        return cache[key]
-    except KeyError:
-        value = cache[key] = compute(key)
-        return value
-    except TypeError:
-        return compute(key)
+def _cached(cache: dict[int, tuple[Any, Any]], compute: Callable[[Any], Any], key: Any) -> Any:
+    known = cache.get(id(key))
+    if known is None or known[0] is not key:
+        known = cache[id(key)] = (key, compute(key))
+    return known[1]
 
 
 class _InputWalk:
-    """One pass over a bag of inputs doing what ``rpc.serialize_property`` does (``keep_output_values`` off).
+    """Passes over a bag of inputs doing what ``rpc.serialize_property`` does (``keep_output_values`` off).
 
-    Each ``Output`` not yet resolved is noted in ``pending`` (its place left
-    empty): the caller awaits them and walks again. The SDK adds what it finds
-    inside an ``Output``'s value to that ``Output``'s resources; a pass that is
-    walked again takes those additions back (``undo``).
+    A pass stops at the first ``Output`` not yet resolved (``_PendingError``),
+    where the SDK awaits it; the caller awaits it and walks again. The SDK adds
+    what it finds inside an ``Output``'s value to that ``Output``'s resources
+    as it finishes it, once: so each ``Output`` occurrence finished in a pass
+    is kept (by its place in the walk's order) and replayed in the next ones,
+    its additions made once and at the same point as the SDK's. ``undo`` takes
+    them back before the SDK's own call serializes the bag again.
     """
 
     def __init__(self, input_transformer: Callable[[str], str] | None) -> None:
         self.input_transformer = input_transformer
-        self.pending: list[Any] = []
         self._supports_secrets: bool | None = None
+        #: Per ``Output`` occurrence finished, by its place in the walk: its value, what it added to the
+        #: dependencies, and the place after its own nested occurrences.
+        self._finished: dict[int, tuple[Any, list[Any], int]] = {}
+        self._next = 0
         self._added: list[tuple[set[Any], list[Any]]] = []
 
     def properties(self, inputs: dict[str, Any], typ: Any) -> list[tuple[str, Any, list[Any]]]:
@@ -422,6 +432,7 @@ class _InputWalk:
         if typ is not None:
             names = _cached(_PY_TO_PULUMI_NAMES, pulumi_types.input_type_py_to_pulumi_names, typ)
             types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, typ)
+        self._next = 0
         serialized = []
         for key, item in inputs.items():
             name = (names.get(key) or key) if typ is not None else (translate(key) if translate else key)
@@ -473,23 +484,36 @@ class _InputWalk:
         return value
 
     def _output(self, output: Any, deps: list[Any], typ: Any) -> Any:
+        place = self._next
+        self._next += 1
+        finished = self._finished.get(place)
+        if finished is not None:
+            serialized, contributed, self._next = finished
+            deps.extend(contributed)
+            return serialized
         future = output._data
         if not future.done():
-            self.pending.append(future)
-            return None
+            raise _PendingError(future)
         data = future.result()  # raises what the Output failed with: the SDK's call then reports it
         resources = data.resources
-        deps.extend(resources)
+        contributed = list(resources)
         inner_deps: list[Any] = []
         value = self.value(None if rpc.contains_unknowns(data.value) else data.value, inner_deps, typ)
-        deps.extend(inner_deps)
+        contributed.extend(inner_deps)
         added = [resource for resource in inner_deps if resource not in resources]
         if added:
             resources.update(added)
             self._added.append((resources, added))
         if data.is_secret and self._secrets_supported():
-            return {rpc._special_sig_key: rpc._special_secret_sig, "value": value if data.is_known else rpc.UNKNOWN}
-        return value if data.is_known else rpc.UNKNOWN
+            serialized = {
+                rpc._special_sig_key: rpc._special_secret_sig,
+                "value": value if data.is_known else rpc.UNKNOWN,
+            }
+        else:
+            serialized = value if data.is_known else rpc.UNKNOWN
+        self._finished[place] = (serialized, contributed, self._next)
+        deps.extend(contributed)
+        return serialized
 
     def _secrets_supported(self) -> bool:
         """Asked of the monitor once per walk, where the SDK asks for every secret ``Output``."""
@@ -529,11 +553,10 @@ class _InputWalk:
         return serialized
 
     def undo(self) -> None:
-        """Take back what this pass added to ``Output``s' resources, and start a new pass."""
+        """Take back what the walk added to ``Output``s' resources (the SDK's own call is about to add it)."""
         for resources, added in reversed(self._added):
             resources.difference_update(added)
         self._added.clear()
-        self.pending = []
 
 
 def deserialize_struct(
@@ -552,10 +575,13 @@ def deserialize_struct(
     if keep_internal is not True or rpc._special_sig_key in props_struct.fields:
         return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
     output = {}
-    for key, value in props_struct.fields.items():
-        item = _deserialize_value(value, keep_unknowns)
-        if item is not None:
-            output[key] = item
+    try:
+        for key, value in props_struct.fields.items():
+            item = _deserialize_value(value, keep_unknowns)
+            if item is not None:
+                output[key] = item
+    except _LeftToSdkError:  # a value with nothing set: the SDK's call raises its error
+        return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
     return output
 
 
@@ -578,13 +604,15 @@ def _deserialize_value(value: Any, keep_unknowns: bool | None) -> Any:
         if any(rpc.is_rpc_secret(item) for item in items):
             return rpc.wrap_rpc_secret([rpc.unwrap_rpc_secret(item) for item in items])
         return items
-    return None  # null_value, or no value at all
+    if kind == "null_value":
+        return None
+    raise _LeftToSdkError(value)
 
 
 #: The SDK's own, for what ``translate_outputs`` and ``resource_types`` hand back to it (and to restore after a run).
 _SDK_TRANSLATE_OUTPUT_PROPERTIES = rpc.translate_output_properties
 _SDK_RESOURCE_TYPES = pulumi_types.resource_types
-_UNWRAPPED_OPTIONAL: dict[Any, Any] = {}
+_UNWRAPPED_OPTIONAL: dict[int, tuple[Any, Any]] = {}
 _RESOURCE_TYPES: dict[type, dict[str, Any]] = {}
 
 

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 from google.protobuf import json_format, struct_pb2
-from pulumi.output import Unknown
+from pulumi.output import Unknown, _OutputData
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
@@ -141,7 +141,7 @@ def test_plain_bags_serialize_to_the_sdks_struct(rendered_stack: Callable[[str],
         for case in cases:
             fast, slow, fast_deps, sdk_deps = both(case)
             assert fast == slow, case
-            assert fast_deps.keys() == sdk_deps.keys()
+            assert fast_deps == sdk_deps
     finally:
         loop.close()
 
@@ -385,8 +385,9 @@ def test_every_registration_serializes_to_the_sdks_struct_and_dependencies(monke
 
     async def both(inputs: Any, property_deps: dict[str, list[Any]], *args: Any, **kwargs: Any) -> Any:
         sdk_deps: dict[str, list[Any]] = {}
-        slow = await sdk._SDK_SERIALIZE_PROPERTIES(inputs, sdk_deps, *args, **kwargs)
+        # The walk first: it meets Outputs not yet resolved (the SDK, second, finds them resolved).
         fast = await walked(inputs, property_deps, *args, **kwargs)
+        slow = await sdk._SDK_SERIALIZE_PROPERTIES(inputs, sdk_deps, *args, **kwargs)
         compared.append((_wire(fast), _wire(slow), _dependencies(property_deps), _dependencies(sdk_deps)))
         return fast
 
@@ -474,7 +475,7 @@ def test_inputs_of_every_kind_serialize_as_the_sdk_serializes_them(monkeypatch: 
                 struct_message = await function(inputs, deps, None, None, typ)
             except Exception as error:  # noqa: BLE001 - compared
                 return type(error), re.sub(r" at 0x[0-9a-f]+", "", str(error))  # object addresses differ
-            return _wire(struct_message), [(key, sorted(str(id(r)) for r in value)) for key, value in deps.items()]
+            return _wire(struct_message), [(key, [resource._name for resource in value]) for key, value in deps.items()]
 
         for name, make in cases.items():  # fresh values each way: the SDK adds to an Output's resources
             outcomes.append((name, None, None))
@@ -544,3 +545,40 @@ def test_outputs_of_every_kind_translate_as_the_sdk_translates_them() -> None:
                 sdk.translate_outputs(*case)
             continue
         assert identical(sdk.translate_outputs(*case), slow), case
+
+
+def test_what_others_see_of_an_output_while_its_bag_waits_is_what_the_sdk_shows() -> None:
+    """The SDK adds the resources inside an ``Output``'s value to that ``Output`` when it finishes it, then awaits the
+    next input; a derived ``Output`` made meanwhile keeps what it saw. The walk makes the addition at the same point."""
+    seen: dict[str, list[Any]] = {}
+
+    def scenario(serialize: Any, label: str) -> None:
+        async def program() -> None:
+            dependency = pulumi.CustomResource("test:index:Thing", "dependency", {})
+            await dependency.id.future()
+            outer = pulumi.Output.from_input("x").apply(lambda _: {"inner": dependency.id})  # an Output inside
+            await outer._data
+            gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            waiting = pulumi.Output._from_data(gate)
+            waiting._untrack()
+            deps: dict[str, list[Any]] = {}
+            task = asyncio.ensure_future(serialize({"a": outer, "b": waiting}, deps))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            derived: Any = outer.apply(lambda _: pulumi.Output.from_input("z"))  # copies outer's resources now
+            gate.set_result(_OutputData(resources=set(), value="b", is_known=True, is_secret=False))
+            await task
+            later: dict[str, list[Any]] = {}
+            await sdk._SDK_SERIALIZE_PROPERTIES({"d": derived}, later)
+            seen[label] = [
+                sorted(r._name for r in (await derived._data).resources),
+                [(key, [r._name for r in value]) for key, value in deps.items()],
+                [(key, [r._name for r in value]) for key, value in later.items()],
+            ]
+
+        sdk.run_function(program, _Echo(), project="p", stack="s")
+
+    scenario(sdk._SDK_SERIALIZE_PROPERTIES, "sdk")
+    scenario(sdk.serialize_inputs, "walk")
+    assert seen["walk"] == seen["sdk"]
+    assert seen["sdk"][2] == [("d", ["dependency"])]
