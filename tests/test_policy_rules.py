@@ -7,15 +7,17 @@ analyzer protocol path is proved separately (tests/test_policies.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from ai_platform_policies.kube import Field, MalformedFieldError, label_selector
+from ai_platform_policies.kube import Field, LabelSelector, MalformedFieldError
 from ai_platform_policies.pack import ALL_POLICIES
 from ai_platform_policies.rule import SDK_SIGNALS
 from tests import policy_fixtures as fx
-from tests.policy_harness import ENVIRONMENTS, POLICIES, judge, run_policy
+from tests.policy_harness import ENVIRONMENTS, POLICIES, Judged, judge, run_policy
 
 #: Rules that judge the stack as a whole may report without naming a resource.
 STACK_WIDE = {"monthly-budget"}
@@ -133,13 +135,14 @@ def test_a_malformed_field_is_a_mandatory_violation_naming_it(mutate: fx.Mutatio
     assert not [f for f in judge(stack) if "could not judge" in f.message]
 
 
-def test_a_malformed_budget_selector_is_reported_once_against_the_budget() -> None:
-    """Read once per budget, not once per workload it is compared with; the workload is then uncovered."""
+def test_a_malformed_budget_selector_is_reported_against_the_budget() -> None:
+    """Against the budget, for each workload of its namespace it is compared with; the workload is then uncovered."""
     stack = fx.compliant_stack()
     fx.change(":PodDisruptionBudget", "classifier", lambda p: p["spec"]["selector"].update(matchLabels=["app"]))(stack)
     findings = [f for f in judge(stack) if f.policy == "pdb-covers-multi-replica-workloads"]
     malformed = [f for f in findings if "matchLabels: expected an object, got a list" in f.message]
-    assert len(malformed) == 1 and malformed[0].urn.endswith(":PodDisruptionBudget::poddisruptionbudget-classifier")
+    assert malformed and {f.urn for f in malformed} == {malformed[0].urn}
+    assert malformed[0].urn.endswith(":PodDisruptionBudget::poddisruptionbudget-classifier")
     assert any("no PodDisruptionBudget selects it" in f.message for f in findings)
 
 
@@ -149,6 +152,7 @@ def test_a_malformed_budget_selector_is_reported_once_against_the_budget() -> No
         ({"matchLabels": {"app": "web"}}, {"app": "web", "tier": "x"}, True),
         ({"matchLabels": {"app": "web"}}, {"app": "api"}, False),
         ({}, {"app": "web"}, True),  # empty selects everything
+        (None, {"app": "web"}, False),  # absent selects nothing
         ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}]}, {"tier": "b"}, True),
         ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}]}, {"tier": "b"}, False),
         ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["a"]}]}, {}, True),
@@ -162,15 +166,46 @@ def test_a_malformed_budget_selector_is_reported_once_against_the_budget() -> No
     ],
 )
 def test_a_label_selector_selects_as_kubernetes_does(
-    selector: dict[str, Any], labels: dict[str, str], selected: bool
+    selector: dict[str, Any] | None, labels: dict[str, str], selected: bool
 ) -> None:
-    parsed = label_selector(Field(selector, "spec.selector"))
-    assert parsed is not None and parsed.selects(labels) is selected
+    parsed = LabelSelector(Field(selector, "spec.selector"))
+    assert parsed.selects(labels) is selected
+    assert parsed.selects(labels) is selected  # again, from what the first match read
 
 
-def test_an_absent_selector_selects_nothing_and_a_malformed_one_is_refused_whole() -> None:
-    assert label_selector(Field(None, "spec.selector")) is None
-    # Even where matchLabels alone would already rule the labels out.
+def test_a_selector_is_read_only_as_far_as_a_match_needs() -> None:
+    """A malformed part is met only by a match that reaches it, every time it reaches it."""
     malformed = {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "t", "operator": "In", "values": "a"}]}
-    with pytest.raises(MalformedFieldError, match=r"matchExpressions\[0\]\.values: expected a list"):
-        label_selector(Field(malformed, "spec.selector"))
+    selector = LabelSelector(Field(malformed, "spec.selector"))
+    assert selector.selects({"app": "api"}) is False  # decided by matchLabels
+    for _ in range(2):
+        with pytest.raises(MalformedFieldError, match=r"matchExpressions\[0\]\.values: expected a list"):
+            selector.selects({"app": "web"})
+
+
+def _previewed(kind: str, name: str, edit: Callable[[dict[str, Any]], Any]) -> Judged:
+    """The compliant stack plus one object in a namespace of its own, edited to hold an unknown value, as a preview
+    hands it to stack rules (reading an unknown raises ``UnknownValueError``)."""
+    body = fx.pdb(name) if kind == "PodDisruptionBudget" else fx.network_policy(name)
+    body["metadata"]["namespace"] = "elsewhere"
+    edit(body)
+    api = "policy/v1" if kind == "PodDisruptionBudget" else "networking.k8s.io/v1"
+    judged = Judged([*fx.compliant_stack(), fx.resource(f"kubernetes:{api}:{kind}", body)])
+    for resource, recorded in zip(judged.stack, judged.recorded, strict=True):
+        resource.props = unknown_checking_proxy(recorded.outputs or recorded.inputs)
+    return judged
+
+
+def test_an_unknown_in_a_selector_no_match_reaches_leaves_the_stack_rules_running() -> None:
+    """In a preview, an unknown value where no workload's match reads it does not stop the rule."""
+    budget = _previewed(
+        "PodDisruptionBudget", "batch", lambda b: b["spec"]["selector"]["matchLabels"].update(app=UNKNOWN_STRING_VALUE)
+    )
+    assert run_policy(POLICIES["pdb-covers-multi-replica-workloads"], budget, {}) == []
+    expression = {"key": "x", "operator": "In", "values": [UNKNOWN_STRING_VALUE]}
+    policy = _previewed(
+        "NetworkPolicy",
+        "other",
+        lambda p: p["spec"].update(podSelector={"matchLabels": {"app": "none"}, "matchExpressions": [expression]}),
+    )
+    assert run_policy(POLICIES["network-policy-coverage"], policy, {}) == []

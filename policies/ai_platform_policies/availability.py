@@ -15,7 +15,6 @@ from ai_platform_policies.kube import (
     LabelSelector,
     autoscaler,
     containers,
-    label_selector,
     name,
     namespace,
     pod_labels,
@@ -169,14 +168,15 @@ def _allows_disruption(pdb: Field, fewest: int) -> bool:
 )
 def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
     hpas = _hpa_targets(args.resources, report)
-    # Per namespace, in the stack's order; a malformed selector is reported once, against its budget.
-    budgets: dict[str, list[tuple[PolicyResource, LabelSelector | None]]] = {}
+    # Per namespace, in the stack's order: a workload is compared with its namespace's budgets only.
+    budgets: dict[str, list[tuple[PolicyResource, LabelSelector]]] = {}
     for resource in args.resources:
         if resource.resource_type == "kubernetes:policy/v1:PodDisruptionBudget":
             with judging(resource, report):
                 fields = props(resource)
-                selector = label_selector(fields.at("spec", "selector"))
-                budgets.setdefault(namespace(fields), []).append((resource, selector))
+                selector = fields.at("spec", "selector")
+                selector.object()
+                budgets.setdefault(namespace(fields), []).append((resource, LabelSelector(selector)))
     for resource in args.resources:
         if resource.resource_type not in SCALABLE_TYPES:
             continue
@@ -186,9 +186,11 @@ def pdb_covers_multi_replica_workloads(args: StackValidationArgs, config: Config
                 continue
             ns, kind, workload = _workload_key(resource)
             labels = pod_labels(resource.resource_type, props(resource))
-            covering = [
-                budget for budget, selector in budgets.get(ns, []) if selector is not None and selector.selects(labels)
-            ]
+            covering = []
+            for budget, budget_selector in budgets.get(ns, []):
+                with judging(budget, report):
+                    if budget_selector.selects(labels):
+                        covering.append(budget)
             if not covering:
                 report(
                     f"{kind} {ns}/{workload} can run {most} replicas but no PodDisruptionBudget selects it.",

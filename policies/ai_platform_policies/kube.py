@@ -353,23 +353,39 @@ def name(props: Field, fallback: str) -> str:
 
 
 class LabelSelector:
-    """A LabelSelector (matchLabels and matchExpressions), read and checked once, to match many label sets."""
+    """A LabelSelector (matchLabels and matchExpressions) matched against many label sets, each part read once.
 
-    __slots__ = ("expressions", "match_labels")
+    ``selects`` reads the selector in the order a single match reads it and
+    stops where the match is decided, so a malformed (``MalformedFieldError``)
+    or, in a preview, unknown part is met exactly where reading it afresh
+    would meet it; what was read without error is kept for the next match.
+    """
+
+    __slots__ = ("_expressions", "_field", "_match_labels", "_read")
 
     def __init__(self, selector: Field) -> None:
-        """Raises ``MalformedFieldError`` for the first field that is not what a LabelSelector holds."""
-        self.match_labels = tuple(selector["matchLabels"].string_map().items())
-        self.expressions = tuple(
-            (expression["key"].string() or "", expression["operator"].string(), expression["values"].strings())
-            for expression in selector["matchExpressions"].objects()
-        )
+        self._field = selector
+        self._match_labels: tuple[tuple[str, str], ...] | None = None
+        self._expressions: list[Field] | None = None
+        self._read: list[tuple[str, str | None, list[str]]] = []
 
     def selects(self, labels: Mapping[str, str]) -> bool:
-        for key, value in self.match_labels:
+        """Whether the selector selects ``labels``; an absent selector selects nothing."""
+        if self._field.object() is None:
+            return False
+        if self._match_labels is None:
+            self._match_labels = tuple(self._field["matchLabels"].string_map().items())
+        for key, value in self._match_labels:
             if labels.get(key) != value:
                 return False
-        for label, operator, values in self.expressions:
+        if self._expressions is None:
+            self._expressions = self._field["matchExpressions"].objects()
+        for index, expression in enumerate(self._expressions):
+            if index == len(self._read):
+                self._read.append(
+                    (expression["key"].string() or "", expression["operator"].string(), expression["values"].strings())
+                )
+            label, operator, values = self._read[index]
             if operator == "In" and labels.get(label) not in values:
                 return False
             if operator == "NotIn" and labels.get(label) in values:
@@ -379,13 +395,6 @@ class LabelSelector:
             if operator == "DoesNotExist" and label in labels:
                 return False
         return True
-
-
-def label_selector(selector: Field) -> LabelSelector | None:
-    """The selector, checked whole (``MalformedFieldError`` otherwise); ``None`` when absent: it selects nothing."""
-    if selector.object() is None:
-        return None
-    return LabelSelector(selector)
 
 
 def replicas(props: Field) -> int | None:

@@ -18,7 +18,6 @@ Only the SDK's own signals pass through: an unknown value during preview and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 from pulumi_policy import (
@@ -141,13 +140,27 @@ def stack_rule(
     return declare
 
 
-@contextmanager
-def judging(resource: PolicyResource, report: ReportViolation) -> Iterator[None]:
-    """In a stack rule: report a malformed field of this resource against it and go on with the next."""
-    try:
-        yield
-    except MalformedFieldError as error:
-        report(f"{_resource(resource)}: {error}", resource.urn)
+class judging:  # noqa: N801 - used as ``with judging(resource, report):``, like a function
+    """In a stack rule: report a malformed field of this resource against it and go on with the next.
+
+    A class rather than a ``contextmanager`` generator: stack rules enter it for
+    every pair of workload and budget they compare.
+    """
+
+    __slots__ = ("report", "resource")
+
+    def __init__(self, resource: PolicyResource, report: ReportViolation) -> None:
+        self.resource = resource
+        self.report = report
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
+        if isinstance(error, MalformedFieldError):
+            self.report(f"{_resource(self.resource)}: {error}", self.resource.urn)
+            return True
+        return False
 
 
 def _resource(resource: PolicyResource) -> str:

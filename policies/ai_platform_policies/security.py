@@ -14,7 +14,6 @@ from ai_platform_policies.kube import (
     describe,
     is_cluster_scoped,
     is_workload,
-    label_selector,
     name,
     namespace,
     pod_labels,
@@ -254,14 +253,15 @@ def no_external_services(args: ResourceValidationArgs, config: Config, report: R
     remediation="Declare a NetworkPolicy in the workload's namespace whose podSelector matches its pod labels.",
 )
 def network_policy_coverage(args: StackValidationArgs, config: Config, report: ReportViolation) -> None:
-    # Per namespace; a malformed selector is reported once, against its policy.
-    selectors: dict[str, list[LabelSelector | None]] = {}
+    # Per namespace: a workload is compared with its namespace's policies only.
+    selectors: dict[str, list[LabelSelector]] = {}
     for resource in args.resources:
         if resource.resource_type == "kubernetes:networking.k8s.io/v1:NetworkPolicy":
             with judging(resource, report):
                 fields = props(resource)
-                # An empty podSelector selects every pod in the namespace; a missing one selects nothing.
-                selector = label_selector(fields.at("spec", "podSelector"))
+                selector = LabelSelector(fields.at("spec", "podSelector"))
+                # An empty podSelector selects every pod in the namespace; a missing one is invalid.
+                selector.selects({})
                 selectors.setdefault(namespace(fields), []).append(selector)
     for resource in args.resources:
         if not is_workload(resource.resource_type):
@@ -270,7 +270,7 @@ def network_policy_coverage(args: StackValidationArgs, config: Config, report: R
             fields = props(resource)
             ns = namespace(fields)
             labels = pod_labels(resource.resource_type, fields)
-            if not any(selector is not None and selector.selects(labels) for selector in selectors.get(ns, [])):
+            if not any(selector.selects(labels) for selector in selectors.get(ns, [])):
                 kind = resource.resource_type.rsplit(":", 1)[-1]
                 report(f"no NetworkPolicy selects the pods of {kind} {ns}/{name(fields, resource.name)}.", resource.urn)
 
