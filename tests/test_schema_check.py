@@ -159,6 +159,25 @@ def test_what_it_does_not_compile_is_left_to_jsonschema() -> None:
     assert compile_check(jsonschema.Draft202012Validator, {"items": {"minItems": 1}}) is None
     assert compile_check(jsonschema.Draft4Validator, {"type": "integer"}) is None  # draft 4: 1.0 is no integer
     assert compile_check(jsonschema.Draft202012Validator, {"unknownKeyword": 1, "type": "string"}) is not None
+    # A nested resource (its own $id or $schema), a regex Python cannot read, a reference to nothing.
+    nested = {"properties": {"a": {"$id": "https://example.com/a", "$ref": "#/$defs/s"}}}
+    assert compile_check(jsonschema.Draft202012Validator, nested) is None
+    assert compile_check(jsonschema.Draft202012Validator, {"properties": {"a": {"$schema": "x"}}}) is None
+    assert compile_check(jsonschema.Draft202012Validator, {"pattern": "("}) is None
+    assert compile_check(jsonschema.Draft202012Validator, {"$ref": "#/$defs/nowhere"}) is None
+
+
+def test_draft_7_ignores_what_sits_beside_a_ref_as_jsonschema_does() -> None:
+    ref_with_sibling = {
+        "definitions": {"s": {"type": "string"}},
+        "properties": {"a": {"$ref": "#/definitions/s", "type": "integer"}},
+    }
+    for draft in (jsonschema.Draft7Validator, jsonschema.Draft202012Validator):
+        check = compile_check(draft, ref_with_sibling)
+        assert check is not None
+        for value in ("x", 1, 1.0, None):
+            assert _agree(draft(ref_with_sibling), check, {"a": value}), (draft, value)
+    assert compile_check(jsonschema.Draft7Validator, ref_with_sibling)({"a": "x"}) is True  # type: ignore[misc]
 
 
 def test_the_type_predicates_are_jsonschemas() -> None:

@@ -17,7 +17,10 @@ A schema with a keyword its draft asserts and this does not implement
 compiles to ``None``: its manifests all go to ``jsonschema``. Keywords the
 draft does not know (``x-kubernetes-*``, ``description``) are ignored, as
 ``jsonschema`` ignores them, and so is ``format``, which the validators here
-are built without a format checker to assert. ``tests/test_schema_check.py``
+are built without a format checker to assert. A nested ``$id`` or
+``$schema`` (a resource of its own, perhaps of another draft), a regular
+expression or reference that does not compile also mean no check.
+``tests/test_schema_check.py``
 compares both on every committed manifest and on thousands of broken ones.
 """
 
@@ -79,10 +82,10 @@ def compile_check(validator_class: Any, schema: Any, registry: Registry[Any] | N
         for sample in samples:
             if checker.is_type(sample, name) != predicate(sample):
                 return None  # a draft whose types differ (draft 3 or 4)
-    compiler = _Compiler(validator_class, schema, registry or Registry())
     try:
-        return compiler.schema(schema, compiler.root)
-    except UnsupportedError:
+        compiler = _Compiler(validator_class, schema, registry or Registry())
+        return compiler.schema(schema, compiler.root, root=True)
+    except Exception:  # noqa: BLE001 - unsupported, or a regex or reference that fails: jsonschema's to judge
         return None
 
 
@@ -96,13 +99,16 @@ class _Compiler:
         #: Compiled ``$ref`` targets by identity of their contents, so a recursive schema compiles once.
         self.compiled: dict[int, Check | None] = {}
 
-    def schema(self, schema: Any, resolver: Any) -> Check:
+    def schema(self, schema: Any, resolver: Any, *, root: bool = False) -> Check:
         if schema is True:
             return _always
         if schema is False:
             return _never
         if not isinstance(schema, Mapping):
             raise UnsupportedError(f"a schema of type {type(schema).__name__}")
+        if not root and ("$id" in schema or "$schema" in schema):
+            # A nested resource: jsonschema resolves its references from there, and may switch drafts.
+            raise UnsupportedError("a nested $id or $schema")
         if "$ref" in schema and self.refs_ignore_siblings:
             return self.reference(schema["$ref"], resolver)
         checks = []
