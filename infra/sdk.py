@@ -759,7 +759,11 @@ def deferred_alias_urn(alias: Any, name: str, type_: str, parent: Any) -> Any:
     ``Output``s: pulumi-kubernetes gives every Deployment, Ingress, autoscaler...
     its old API versions as aliases (2,297 at 200 services). Only such an
     alias (a type and nothing else, which cannot fail) is deferred; read, it is
-    the SDK's own ``Output``.
+    the SDK's own ``Output``. One difference remains: the SDK's chain, applied
+    to the parent's URN, takes that URN's ``Output`` off the list the runtime
+    waits on at exit (its derived ``Output`` is tracked instead); deferred,
+    the parent's URN stays on it until it resolves. That could only change
+    which failure is reported when a parent's registration fails.
     """
     if (
         type(alias) is pulumi.Alias
