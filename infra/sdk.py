@@ -30,8 +30,10 @@ Everything else uses public APIs. What is used here, and why:
   assets, resource references, unknowns) still goes to the SDK's own code.
   Likewise ``rpc.serialize_properties`` is ``serialize_inputs`` for a run: a
   bag of plain values (what the mock monitor answers with) becomes a
-  ``Struct`` without the SDK's per-value coroutines; anything else, or any
-  extra argument, is the SDK's own call.
+  ``Struct`` without the SDK's per-value coroutines, and a program's inputs
+  are walked by a generator that does what ``rpc.serialize_property`` does,
+  in its order, stopping where it awaits; anything it does not know, or a
+  request to keep output values, is the SDK's own call.
 - ``pulumi.runtime.resource.create_urn`` and ``pulumi.resource.collapse_alias_to_urn``:
   for every resource the SDK builds a URN it keeps only when there is no
   monitor, and the URN of each alias (pulumi-kubernetes gives most resources
@@ -62,7 +64,7 @@ import runpy
 import threading
 import typing
 from collections import abc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,12 +335,13 @@ async def serialize_inputs(  # noqa: PLR0917 - the signature of the SDK function
     (``typing`` introspection) at every level; every program registration and
     every mock answer goes through it. Here a bag of plain values (what the
     mock monitor answers with) is stored as it is, and a program's inputs are
-    walked synchronously by ``_InputWalk``, which does what
-    ``rpc.serialize_property`` does case by case, with each type's metadata
-    looked up once. An ``Output`` not yet resolved is awaited and the walk
-    starts again. Whatever else the walk meets (a resource, an asset, an
-    awaitable, a failed ``Output``, a value the SDK refuses) and any request
-    to keep output values is the SDK's own call, which raises its own errors.
+    walked by ``_InputWalk``, which does what ``rpc.serialize_property`` does
+    case by case, in the same order, with each type's metadata looked up
+    once: a generator that runs straight through and hands back each
+    ``Output`` not yet resolved, to be awaited exactly where the SDK awaits
+    it. Whatever else the walk meets (a resource, an asset, an awaitable, a
+    failed ``Output``, a value the SDK refuses) and any request to keep output
+    values is the SDK's own call, which raises its own errors.
     """
     if keep_output_values or exclude_resource_refs_from_deps or type(inputs) is not dict:
         return await _SDK_SERIALIZE_PROPERTIES(
@@ -353,34 +356,27 @@ async def serialize_inputs(  # noqa: PLR0917 - the signature of the SDK function
                 property_deps[key] = []
         return struct
     walk = _InputWalk(input_transformer)
+    steps = walk.properties(inputs, typ)
     try:
+        pending = next(steps)
         while True:
-            try:
-                serialized = walk.properties(inputs, typ)
-                break
-            except _PendingError as pending:
-                await pending.future  # where the SDK awaits it: everything walked before it is done
-        struct = struct_pb2.Struct()
-        for key, value, _ in serialized:
-            struct[key] = value
-    except Exception:  # noqa: BLE001 - the SDK's own call raises the SDK's own error
+            await pending  # where the SDK awaits it
+            pending = steps.send(None)
+    except StopIteration as finished:
+        struct, deps_by_key = finished.value
+    except (_LeftToSdkError, ValueError, AssertionError):
+        # What the walk leaves to the SDK, and the errors the SDK words in its own way ("While processing input").
+        # What the walk added is taken back and made again by the SDK's call before it first waits: everything it
+        # waited for so far has resolved, so nothing can see the difference.
         walk.undo()
         return await _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, resource_obj, input_transformer, typ)
-    for key, _, deps in serialized:
-        property_deps[key] = deps
+    # Any other error (a failed Output's, a dict changed while the walk waited) is raised where the SDK raises it.
+    property_deps.update(deps_by_key)
     return struct
 
 
 class _LeftToSdkError(Exception):
     """A value ``_InputWalk`` leaves to the SDK's own serialization."""
-
-
-class _PendingError(Exception):
-    """The walk reached an ``Output`` not yet resolved: the SDK would await it here."""
-
-    def __init__(self, future: Any) -> None:
-        super().__init__()
-        self.future = future
 
 
 #: ``typing`` introspection results per annotation: pure functions of the (immutable) types, asked once per value by
@@ -402,47 +398,55 @@ def _cached(cache: dict[int, tuple[Any, Any]], compute: Callable[[Any], Any], ke
     return known[1]
 
 
-class _InputWalk:
-    """Passes over a bag of inputs doing what ``rpc.serialize_property`` does (``keep_output_values`` off).
+#: A walk step: yields each ``Output`` future not yet resolved (resumed once it is), returns the serialized value.
+Walk = Generator[Any, None, Any]
 
-    A pass stops at the first ``Output`` not yet resolved (``_PendingError``),
-    where the SDK awaits it; the caller awaits it and walks again. The SDK adds
-    what it finds inside an ``Output``'s value to that ``Output``'s resources
-    as it finishes it, once: so each ``Output`` occurrence finished in a pass
-    is kept (by its place in the walk's order) and replayed in the next ones,
-    its additions made once and at the same point as the SDK's. ``undo`` takes
-    them back before the SDK's own call serializes the bag again.
+
+def _unwrapped(typ: Any) -> bool:
+    """For a plain value, which needs no generator of its own: its annotation unwrapped as the SDK unwraps it (which
+    may raise); always true."""
+    if typ is not None:
+        _cached(_UNWRAPPED, pulumi_types.unwrap_type, typ)
+    return True
+
+
+class _InputWalk:
+    """A bag of inputs serialized as ``rpc.serialize_property`` does (``keep_output_values`` off), as a generator.
+
+    It reads every value once and in the SDK's order, and stops where the SDK
+    awaits: at an ``Output`` not yet resolved, which it yields. Plain values
+    are read without a generator of their own. What it adds to ``Output``s'
+    resources, as the SDK does, is noted for ``undo``.
     """
 
     def __init__(self, input_transformer: Callable[[str], str] | None) -> None:
         self.input_transformer = input_transformer
         self._supports_secrets: bool | None = None
-        #: Per ``Output`` occurrence finished, by its place in the walk: its value, what it added to the
-        #: dependencies, and the place after its own nested occurrences.
-        self._finished: dict[int, tuple[Any, list[Any], int]] = {}
-        self._next = 0
         self._added: list[tuple[set[Any], list[Any]]] = []
 
-    def properties(self, inputs: dict[str, Any], typ: Any) -> list[tuple[str, Any, list[Any]]]:
-        """``rpc.serialize_properties``: (key, serialized value, dependencies) for each property not serialized to
-        ``None``."""
+    def properties(self, inputs: dict[str, Any], typ: Any) -> Generator[Any, None, tuple[Any, dict[str, list[Any]]]]:
+        """``rpc.serialize_properties``: the ``Struct``, built key by key as the SDK builds it, and each key's
+        dependencies; a property serialized to ``None`` is left out."""
         translate = self.input_transformer
         types: dict[str, Any] = {}
         names: dict[str, str] = {}
         if typ is not None:
             names = _cached(_PY_TO_PULUMI_NAMES, pulumi_types.input_type_py_to_pulumi_names, typ)
             types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, typ)
-        self._next = 0
-        serialized = []
+        struct = struct_pb2.Struct()
+        deps_by_key: dict[str, list[Any]] = {}
         for key, item in inputs.items():
             name = (names.get(key) or key) if typ is not None else (translate(key) if translate else key)
             deps: list[Any] = []
-            value = self.value(item, deps, types.get(name))
+            item_type = types.get(name)
+            plain = type(item) in _PLAIN_SCALARS and _unwrapped(item_type)
+            value = item if plain else (yield from self.value(item, deps, item_type))
             if value is not None:
-                serialized.append((name, value, deps))
-        return serialized
+                struct[name] = value
+                deps_by_key[name] = deps
+        return struct, deps_by_key
 
-    def value(self, value: Any, deps: list[Any], typ: Any) -> Any:
+    def value(self, value: Any, deps: list[Any], typ: Any) -> Walk:
         if typ is not None:
             typ = _cached(_UNWRAPPED, pulumi_types.unwrap_type, typ)
             if typ is Any:
@@ -452,15 +456,19 @@ class _InputWalk:
             return value
         # The common exact types first: none of them is anything the checks below look for before them.
         if kind is dict:
-            return self._mapping(value, deps, typ)
+            return (yield from self._mapping(value, deps, typ))
         if kind is list or kind is tuple:
             element = None if typ is None else _cached(_ELEMENT_TYPES, rpc._get_list_element_type, typ)
-            return [self.value(item, deps, element) for item in value]
+            items = []
+            for item in value:
+                plain = type(item) in _PLAIN_SCALARS and _unwrapped(element)
+                items.append(item if plain else (yield from self.value(item, deps, element)))
+            return items
         if kind is pulumi.Output:
-            return self._output(value, deps, typ)
-        return self._other(value, deps, typ)
+            return (yield from self._output(value, deps, typ))
+        return (yield from self._other(value, deps, typ))
 
-    def _other(self, value: Any, deps: list[Any], typ: Any) -> Any:
+    def _other(self, value: Any, deps: list[Any], typ: Any) -> Walk:
         """Every other case, in ``rpc.serialize_property``'s order."""
         kind = type(value)
         if isinstance(value, abc.Sequence) and not isinstance(value, _NOT_SEQUENCES):
@@ -472,48 +480,37 @@ class _InputWalk:
         if inspect.isawaitable(value):
             raise _LeftToSdkError(value)
         if known_types.is_output(value):
-            return self._output(value, deps, typ)
+            return (yield from self._output(value, deps, typ))
         if pulumi_types.is_input_type(kind):
             types = _cached(_INPUT_TYPE_TYPES, pulumi_types.input_type_types, kind)
-            return {
-                key: self.value(item, deps, types.get(key))
-                for key, item in pulumi_types.input_type_to_dict(value).items()
-            }
+            serialized = {}
+            for key, item in pulumi_types.input_type_to_dict(value).items():
+                plain = type(item) in _PLAIN_SCALARS and _unwrapped(types.get(key))
+                serialized[key] = item if plain else (yield from self.value(item, deps, types.get(key)))
+            return serialized
         if isinstance(value, abc.Mapping | struct_pb2.Value) or not rpc.isLegalProtobufValue(value):
             raise _LeftToSdkError(value)
         return value
 
-    def _output(self, output: Any, deps: list[Any], typ: Any) -> Any:
-        place = self._next
-        self._next += 1
-        finished = self._finished.get(place)
-        if finished is not None:
-            serialized, contributed, self._next = finished
-            deps.extend(contributed)
-            return serialized
+    def _output(self, output: Any, deps: list[Any], typ: Any) -> Walk:
         future = output._data
         if not future.done():
-            raise _PendingError(future)
+            yield future
         data = future.result()  # raises what the Output failed with: the SDK's call then reports it
         resources = data.resources
-        contributed = list(resources)
+        deps.extend(resources)
         inner_deps: list[Any] = []
-        value = self.value(None if rpc.contains_unknowns(data.value) else data.value, inner_deps, typ)
-        contributed.extend(inner_deps)
+        inner = None if rpc.contains_unknowns(data.value) else data.value
+        plain = type(inner) in _PLAIN_SCALARS and _unwrapped(typ)
+        value = inner if plain else (yield from self.value(inner, inner_deps, typ))
+        deps.extend(inner_deps)
         added = [resource for resource in inner_deps if resource not in resources]
         if added:
             resources.update(added)
             self._added.append((resources, added))
         if data.is_secret and self._secrets_supported():
-            serialized = {
-                rpc._special_sig_key: rpc._special_secret_sig,
-                "value": value if data.is_known else rpc.UNKNOWN,
-            }
-        else:
-            serialized = value if data.is_known else rpc.UNKNOWN
-        self._finished[place] = (serialized, contributed, self._next)
-        deps.extend(contributed)
-        return serialized
+            return {rpc._special_sig_key: rpc._special_secret_sig, "value": value if data.is_known else rpc.UNKNOWN}
+        return value if data.is_known else rpc.UNKNOWN
 
     def _secrets_supported(self) -> bool:
         """Asked of the monitor once per walk, where the SDK asks for every secret ``Output``."""
@@ -523,7 +520,7 @@ class _InputWalk:
             )
         return self._supports_secrets
 
-    def _mapping(self, value: dict[Any, Any], deps: list[Any], typ: Any) -> dict[Any, Any]:
+    def _mapping(self, value: dict[Any, Any], deps: list[Any], typ: Any) -> Walk:
         translate = self.input_transformer
         names: dict[str, str] | None = None
         types: dict[str, Any] = {}
@@ -546,10 +543,12 @@ class _InputWalk:
         for key, item in value.items():
             if names is None:
                 name = translate(key) if translate is not None else key
-                serialized[name] = self.value(item, deps, value_type)
+                item_type = value_type
             else:
                 name = names.get(key) or key
-                serialized[name] = self.value(item, deps, types.get(name))
+                item_type = types.get(name)
+            plain = type(item) in _PLAIN_SCALARS and _unwrapped(item_type)
+            serialized[name] = item if plain else (yield from self.value(item, deps, item_type))
         return serialized
 
     def undo(self) -> None:

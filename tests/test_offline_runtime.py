@@ -582,3 +582,71 @@ def test_what_others_see_of_an_output_while_its_bag_waits_is_what_the_sdk_shows(
     scenario(sdk.serialize_inputs, "walk")
     assert seen["walk"] == seen["sdk"]
     assert seen["sdk"][2] == [("d", ["dependency"])]
+
+
+def _waiting_output() -> tuple[asyncio.Future[Any], Any]:
+    """An ``Output`` that resolves when its future is given a result (and is nobody's to wait for at exit)."""
+    gate: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    output = pulumi.Output._from_data(gate)
+    output._untrack()
+    return gate, output
+
+
+def _resolved(value: Any, *resources: Any) -> _OutputData[Any]:
+    return _OutputData(resources=set(resources), value=value, is_known=True, is_secret=False)
+
+
+def test_two_bags_waiting_on_one_output_of_outputs_see_what_the_sdk_shows() -> None:
+    """Each call reads the outer ``Output``'s resources before it waits for the inner one, as the SDK does."""
+    seen: dict[str, Any] = {}
+
+    def scenario(serialize: Any, label: str) -> None:
+        async def program() -> None:
+            dependency = pulumi.CustomResource("test:index:Thing", "dependency", {})
+            await dependency.id.future()
+            gate, inner = _waiting_output()
+            outer = pulumi.Output.from_input("x").apply(lambda _: {"inner": inner})
+            await outer._data
+            first: dict[str, list[Any]] = {}
+            second: dict[str, list[Any]] = {}
+            calls = [
+                asyncio.ensure_future(serialize({"a": outer}, first)),
+                asyncio.ensure_future(serialize({"b": outer}, second)),
+            ]
+            for _ in range(5):
+                await asyncio.sleep(0)
+            gate.set_result(_resolved("v", dependency))
+            await asyncio.gather(*calls)
+            seen[label] = [[(key, [r._name for r in value]) for key, value in deps.items()] for deps in (first, second)]
+
+        sdk.run_function(program, _Echo(), project="p", stack="s")
+
+    scenario(sdk._SDK_SERIALIZE_PROPERTIES, "sdk")
+    scenario(sdk.serialize_inputs, "walk")
+    assert seen["walk"] == seen["sdk"] == [[("a", ["dependency"])], [("b", ["dependency"])]]
+
+
+def test_a_bag_changed_while_its_serialization_waits_fails_as_the_sdks_does() -> None:
+    """The walk reads each container once, in the SDK's order: a key added meanwhile breaks both iterations alike."""
+    outcomes: dict[str, str] = {}
+
+    def scenario(serialize: Any, label: str) -> None:
+        async def program() -> None:
+            gate, waiting = _waiting_output()
+            bag: dict[str, Any] = {"p": waiting, "l": ["a"]}
+            call = asyncio.ensure_future(serialize(bag, {}))
+            for _ in range(5):
+                await asyncio.sleep(0)
+            bag["z"] = "new"
+            gate.set_result(_resolved("P"))
+            try:
+                await call
+                outcomes[label] = "serialized"
+            except RuntimeError as error:
+                outcomes[label] = str(error)
+
+        sdk.run_function(program, _Echo(), project="p", stack="s")
+
+    scenario(sdk._SDK_SERIALIZE_PROPERTIES, "sdk")
+    scenario(sdk.serialize_inputs, "walk")
+    assert outcomes["walk"] == outcomes["sdk"] == "dictionary changed size during iteration"

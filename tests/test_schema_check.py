@@ -165,6 +165,13 @@ def test_what_it_does_not_compile_is_left_to_jsonschema() -> None:
     assert compile_check(jsonschema.Draft202012Validator, {"properties": {"a": {"$schema": "x"}}}) is None
     assert compile_check(jsonschema.Draft202012Validator, {"pattern": "("}) is None
     assert compile_check(jsonschema.Draft202012Validator, {"$ref": "#/$defs/nowhere"}) is None
+    # A root naming another draft is read as the validator's own draft, as jsonschema does: here an anchor it lacks.
+    other_draft = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {"a": {"$ref": "#foo"}},
+        "$defs": {"s": {"$anchor": "foo", "type": "string"}},
+    }
+    assert compile_check(jsonschema.Draft7Validator, other_draft) is None
 
 
 def test_draft_7_ignores_what_sits_beside_a_ref_as_jsonschema_does() -> None:

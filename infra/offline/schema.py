@@ -110,8 +110,8 @@ def _with_check(
     validator_class: Any, schema: dict[str, Any], registry: Registry[Any] | None = None
 ) -> jsonschema.protocols.Validator:
     validator = validator_class(schema) if registry is None else validator_class(schema, registry=registry)
-    if not os.environ.get(NO_SPEEDUPS):
-        _CHECKS[id(validator)] = compile_check(validator_class, schema, registry)  # validators are cached: kept alive
+    # Validators are cached, so kept alive: their identities are not reused.
+    _CHECKS[id(validator)] = None if os.environ.get(NO_SPEEDUPS) else compile_check(validator_class, schema, registry)
     return validator
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jsonschema import _utils as jsonschema_utils
-from referencing import Registry, Resource
+from referencing import Registry, Specification
 from referencing.jsonschema import specification_with
 
 Check = Callable[[Any], bool]
@@ -94,8 +94,12 @@ class _Compiler:
         self.asserted = frozenset(validator_class.VALIDATORS)
         # Up to draft 7 a ``$ref`` stands alone: its sibling keywords are ignored.
         self.refs_ignore_siblings = not self.asserted & {"$dynamicRef", "$recursiveRef"}
-        specification = specification_with(validator_class.META_SCHEMA["$schema"])
-        self.root = registry.resolver_with_root(Resource.from_contents(schema, default_specification=specification))
+        # The root resource as jsonschema makes it: of the validator's own draft, whatever ``$schema`` it names.
+        specification = specification_with(
+            dialect_id=validator_class.ID_OF(validator_class.META_SCHEMA) or "urn:unknown-dialect",
+            default=Specification.OPAQUE,
+        )
+        self.root = registry.resolver_with_root(specification.create_resource(schema))
         #: Compiled ``$ref`` targets by identity of their contents, so a recursive schema compiles once.
         self.compiled: dict[int, Check | None] = {}
 
