@@ -301,7 +301,7 @@ def _no_stack_trace() -> Any:
     return source_pb2.StackTrace()
 
 
-#: The SDK's own, for what ``deserialize_struct`` and ``serialize_inputs`` hand back to it (and to restore after a run).
+#: The SDK's own, for what ``deserialize_struct`` and ``serialize_inputs`` hand back to it.
 _SDK_DESERIALIZE_PROPERTIES = rpc.deserialize_properties
 _SDK_SERIALIZE_PROPERTIES = rpc.serialize_properties
 #: Values the SDK's serialization passes through unchanged (exact types: an enum is a ``str`` subclass, and the SDK
@@ -608,7 +608,7 @@ def _deserialize_value(value: Any, keep_unknowns: bool | None) -> Any:
     raise _LeftToSdkError(value)
 
 
-#: The SDK's own, for what ``translate_outputs`` and ``resource_types`` hand back to it (and to restore after a run).
+#: The SDK's own, for what ``translate_outputs`` and ``resource_types`` hand back to it.
 _SDK_TRANSLATE_OUTPUT_PROPERTIES = rpc.translate_output_properties
 _SDK_RESOURCE_TYPES = pulumi_types.resource_types
 _UNWRAPPED_OPTIONAL: dict[int, tuple[Any, Any]] = {}
@@ -706,7 +706,7 @@ def _same(key: str) -> str:
     return key
 
 
-#: The SDK's own, for what ``known_urn`` and ``deferred_alias_urn`` hand back to it (and to restore after a run).
+#: The SDK's own, for what ``known_urn`` and ``deferred_alias_urn`` hand back to it.
 _SDK_CREATE_URN = pulumi_resource.create_urn
 _SDK_COLLAPSE_ALIAS_TO_URN = pulumi_resource.collapse_alias_to_urn
 #: Where ``Resource.__init__`` looks ``collapse_alias_to_urn`` up (imported there from ``pulumi.runtime.resource``).
@@ -776,30 +776,29 @@ def deferred_alias_urn(alias: Any, name: str, type_: str, parent: Any) -> Any:
 @contextmanager
 def offline_runtime() -> Iterator[None]:
     """For the length of an offline run, and restored afterwards: the SDK's per-resource Python stack walk (for
-    source positions the mock monitor never reads) switched off, property structs deserialized by
-    ``deserialize_struct`` and plain ones serialized by ``serialize_inputs``, URNs of plain strings built by
-    ``known_urn`` and type aliases' URNs deferred by ``deferred_alias_urn``."""
+    source positions the mock monitor never reads) switched off, and the SDK functions this module stands in
+    for (property structs, inputs, URNs, alias URNs, outputs, resource types) replaced by its own."""
     if os.environ.get(NO_SPEEDUPS):
         yield
         return
-    saved = pulumi_resource._get_stack_trace
-    pulumi_resource._get_stack_trace = _no_stack_trace
-    rpc.deserialize_properties = deserialize_struct
-    rpc.serialize_properties = serialize_inputs
-    pulumi_resource.create_urn = known_urn
-    _RESOURCE_API.collapse_alias_to_urn = deferred_alias_urn
-    rpc.translate_output_properties = translate_outputs
-    pulumi_types.resource_types = resource_types
+    # Read here, not at import: a test may stand a comparing function in for one of them.
+    stand_ins = (
+        (pulumi_resource, "_get_stack_trace", _no_stack_trace),
+        (rpc, "deserialize_properties", deserialize_struct),
+        (rpc, "serialize_properties", serialize_inputs),
+        (pulumi_resource, "create_urn", known_urn),
+        (_RESOURCE_API, "collapse_alias_to_urn", deferred_alias_urn),
+        (rpc, "translate_output_properties", translate_outputs),
+        (pulumi_types, "resource_types", resource_types),
+    )
+    saved = [(module, name, getattr(module, name)) for module, name, _ in stand_ins]
+    for module, name, stand_in in stand_ins:
+        setattr(module, name, stand_in)
     try:
         yield
     finally:
-        pulumi_resource._get_stack_trace = saved
-        rpc.deserialize_properties = _SDK_DESERIALIZE_PROPERTIES
-        rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
-        pulumi_resource.create_urn = _SDK_CREATE_URN
-        _RESOURCE_API.collapse_alias_to_urn = _SDK_COLLAPSE_ALIAS_TO_URN
-        rpc.translate_output_properties = _SDK_TRANSLATE_OUTPUT_PROPERTIES
-        pulumi_types.resource_types = _SDK_RESOURCE_TYPES
+        for module, name, original in saved:
+            setattr(module, name, original)
 
 
 def run_function(
