@@ -100,7 +100,7 @@ class _View(proxy._DictProxy):
         return self._view is not None
 
     def __getitem__(self, key: Any) -> Any:
-        if self._view is None and type(key) is str and key != "__target" and key not in self._message.fields:
+        if self._view is None and type(key) is str and key != "__target" and _lacks(self._message, key):
             raise KeyError(key)  # absent from the message, so from the view: nothing to build to say so
         return self._built()[key]
 
@@ -112,6 +112,12 @@ class _View(proxy._DictProxy):
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._built())
+
+
+def _lacks(message: Any, key: str) -> bool:
+    """Whether a ``Struct`` has no such field (of any other message, as of anything ``_could_be_refused`` cannot
+    scan, nothing is assumed)."""
+    return isinstance(message, struct_pb2.Struct) and key not in message.fields
 
 
 class _Unread:
